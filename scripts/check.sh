@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# `make check`: install what is missing, build the kernel (cached), the VM
+# root (cached), the module and userspace, then run every test: cargo tests
+# and clippy, fuzz smoke runs, and the kselftest + KUnit suite in the VM.
+# Keeps going after a failure so one run shows everything that is wrong.
+. "$(dirname "$0")/lib.sh"
+
+S="$WGRS_TOP/scripts"
+out="$WGRS_TOP/out"
+mkdir -p "$out"
+declare -a names=() results=() times=()
+failed=0
+
+step() { # name cmd...
+	local name=$1 start=$SECONDS rc
+	shift
+	say "=== $name"
+	set +e
+	"$@"
+	rc=$?
+	set -e
+	names+=("$name")
+	times+=($((SECONDS - start)))
+	if [ $rc = 0 ]; then
+		results+=(ok)
+	else
+		results+=("FAILED ($rc)")
+		failed=1
+	fi
+	return $rc
+}
+skip_step() { names+=("$1"); results+=("not run: $2"); times+=(0); failed=1; }
+
+total=$SECONDS
+step "host setup" "$S/setup-host.sh" || true
+kernel_ok=1 module_ok=1 user_ok=1
+step "kernel (cached after the first run)" "$S/build-kernel.sh" >/dev/null || kernel_ok=
+step "VM root (cached after the first run)" "$S/make-rootfs.sh" >/dev/null || kernel_ok=
+if [ -n "$kernel_ok" ]; then
+	step "wgrs.ko" "$S/build-module.sh" >/dev/null || module_ok=
+else
+	skip_step "wgrs.ko" "no kernel"; module_ok=
+fi
+step "userspace build" "$S/build-userspace.sh" || user_ok=
+step "userspace tests + clippy" bash -c "'$S/test-userspace.sh' 2>&1 | tee '$out/cargo-test.log'; exit \${PIPESTATUS[0]}" || true
+step "fuzz smoke (10 s per target)" "$S/fuzz.sh" 10 || true
+if [ -n "$module_ok" ] && [ -n "$user_ok" ]; then
+	step "kselftest + KUnit in the VM" "$S/vm-tests.sh" || true
+else
+	skip_step "kselftest + KUnit in the VM" "module or userspace did not build"
+fi
+
+# Test-case totals: cargo's per-binary results and the KTAP cases.
+cargo_pass=0 cargo_fail=0
+if [ -f "$out/cargo-test.log" ]; then
+	while read -r p f; do
+		cargo_pass=$((cargo_pass + p)) cargo_fail=$((cargo_fail + f))
+	done < <(sed -nE 's/^test result: [a-zA-Z]+\. ([0-9]+) passed; ([0-9]+) failed.*/\1 \2/p' "$out/cargo-test.log")
+fi
+ktap_pass=0 ktap_fail=0 ktap_skip=0
+if [ -f "$out/vm-tests/ktap.log" ]; then
+	ktap_pass=$(grep -cE '^  ok [0-9]+ ' "$out/vm-tests/ktap.log" | head -1)
+	ktap_skip=$(grep -cE '^  ok [0-9]+ .*# SKIP' "$out/vm-tests/ktap.log" | head -1)
+	ktap_fail=$(grep -cE '^  not ok [0-9]+ ' "$out/vm-tests/ktap.log" | head -1)
+	ktap_pass=$((ktap_pass - ktap_skip))
+fi
+
+echo
+say "summary (total $((SECONDS - total)) s)"
+for i in "${!names[@]}"; do
+	printf '  %-40s %-28s %5ss\n' "${names[i]}" "${results[i]}" "${times[i]}"
+done
+printf '  cargo test cases: %d passed, %d failed\n' "$cargo_pass" "$cargo_fail"
+printf '  VM test cases (kselftest + KUnit suites): %d passed, %d failed, %d skipped\n' \
+	"$ktap_pass" "$ktap_fail" "$ktap_skip"
+echo "check: $((cargo_pass + ktap_pass)) passed, $((cargo_fail + ktap_fail)) failed, $ktap_skip skipped"
+exit $failed

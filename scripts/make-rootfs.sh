@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Build the VM's root file system: a minimal Debian sid (its wireguard-tools and
+# iproute2 are new enough for the 7.2 selftests; bookworm's are not). Cached by
+# package list. The host's apt sources are not touched: mmdebstrap gets the
+# mirror URI read from the host's own debian.sources. Prints the directory.
+. "$(dirname "$0")/lib.sh"
+
+PKGS=(
+	iproute2 wireguard-tools wireguard-go iperf3 iputils-ping nftables iptables
+	ncat kmod procps tcpdump ca-certificates curl jq less psmisc util-linux
+)
+key=$( { echo v1 sid; printf '%s\n' "${PKGS[@]}"; } | sha256sum | cut -c1-16)
+root="$WGRS_CACHE/rootfs-sid-$key"
+if [ -f "$root/.wgrs-ready" ]; then
+	echo "$root"
+	exit 0
+fi
+
+uri=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
+[ -n "$uri" ] || die "no URIs: line in /etc/apt/sources.list.d/debian.sources"
+keyring=$(awk '/^Signed-By:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
+
+say "making the VM root (Debian sid, minbase + ${#PKGS[@]} packages, ~1 min)"
+rm -rf "$root" "$root.tmp"
+include=$(IFS=,; echo "${PKGS[*]}")
+run_logged "$WGRS_CACHE/rootfs.log" mmdebstrap --variant=minbase \
+	--aptopt='Acquire::Check-Valid-Until "false"' \
+	${keyring:+--keyring="$keyring"} \
+	--include="$include" \
+	--customize-hook='chroot "$1" update-alternatives --set iptables /usr/sbin/iptables-legacy' \
+	--customize-hook='chroot "$1" update-alternatives --set ip6tables /usr/sbin/ip6tables-legacy' \
+	--customize-hook='echo wgrs-vm > "$1/etc/hostname"' \
+	--customize-hook='rm -f "$1/etc/resolv.conf"; : > "$1/etc/resolv.conf"' \
+	sid "$root.tmp" "deb $uri sid main"
+mv "$root.tmp" "$root"
+touch "$root/.wgrs-ready"
+say "VM root ready: $root ($(du -sh "$root" | cut -f1))"
+echo "$root"

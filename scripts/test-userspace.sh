@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# cargo test and clippy for the userspace workspace (includes the protocol
+# core shared with the module, its boringtun interop and property tests).
+. "$(dirname "$0")/lib.sh"
+cd "$WGRS_TOP/userspace"
+say "cargo test --workspace"
+cargo test --locked --workspace --release 2>&1
+say "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --locked --workspace --all-targets --release --quiet -- -D warnings

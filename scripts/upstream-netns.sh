@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Run the kernel's own tools/testing/selftests/wireguard/netns.sh, unmodified,
+# against one module: `wireguard` (the in-tree C driver) or `wgrs`.
+. "$(dirname "$0")/lib.sh"
+
+module=${1:-wgrs}
+case "$module" in
+wireguard | wgrs) ;;
+*) die "MODULE must be wireguard or wgrs, not '$module'" ;;
+esac
+other=wireguard
+[ "$module" = wireguard ] && other=wgrs
+
+out="$WGRS_TOP/out/upstream-netns-$module"
+rm -rf "$out"
+mkdir -p "$out"
+say "upstream netns.sh against $module.ko (about 3 minutes under TCG)"
+start=$SECONDS
+set +e
+VM_IO="$out" "$WGRS_TOP/scripts/vm.sh" --cpus 2 --timeout 1500 -- bash -c "
+	modprobe -r $other 2>/dev/null
+	modprobe $module || { echo 'cannot load $module'; exit 1; }
+	echo \"# netns.sh against \$(modinfo -F filename $module)\"
+	bash /mnt/ksrc/wireguard/netns.sh
+	rc=\$?
+	echo \"# netns.sh exit status \$rc\"
+	exit \$rc" 2>&1 | tee "$out/console.log"
+rc=${PIPESTATUS[0]}
+set -e
+if [ "$rc" = 0 ]; then
+	say "upstream netns.sh PASSED against $module.ko in $((SECONDS - start))s"
+else
+	last=$(grep -a '\[+\]' "$out/console.log" | tail -n 1 | sed 's/\x1b\[[0-9;]*m//g')
+	say "upstream netns.sh FAILED against $module.ko (exit $rc) after $((SECONDS - start))s; last step: $last"
+fi
+exit "$rc"

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Boot the test kernel under QEMU (TCG: KVM does not work on these machines)
+# with the cached Debian sid root over 9p, and run a command inside it.
+#
+#   scripts/vm.sh [--cpus N] [--mem MiB] [--timeout S] [--interactive] [--] CMD...
+#
+# Inside the VM: the checkout is at /mnt/wgrs (read-only), the kernel's
+# selftests at /mnt/ksrc (read-only), the kernel's modules plus wgrs.ko at
+# /lib/modules, and /mnt/io is a writable directory shared with the host
+# ($VM_IO if set, else a temporary one), which is also the working directory.
+# The command's exit status becomes this script's.
+. "$(dirname "$0")/lib.sh"
+
+cpus=2 mem=2048 timeout=1800 interactive=
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--cpus) cpus=$2; shift 2 ;;
+	--mem) mem=$2; shift 2 ;;
+	--timeout) timeout=$2; shift 2 ;;
+	--interactive) interactive=1; shift ;;
+	--) shift; break ;;
+	-*) die "vm.sh: unknown option $1" ;;
+	*) break ;;
+	esac
+done
+[ $# -gt 0 ] || [ -n "$interactive" ] || die "vm.sh: no command given"
+
+kdir=$("$WGRS_TOP/scripts/build-kernel.sh")
+root=$("$WGRS_TOP/scripts/make-rootfs.sh")
+src=$("$WGRS_TOP/scripts/fetch-kernel.sh")
+kver=$(cat "$kdir/include/config/kernel.release")
+
+# Per-run directory: staged modules and the shared /io.
+run=$(mktemp -d "$WGRS_CACHE/vm-run.XXXXXX")
+trap 'rm -rf "$run/modules"' EXIT
+# Runs of earlier, interrupted boots.
+find "$WGRS_CACHE" -maxdepth 1 -name 'vm-run.*' -mmin +120 -exec rm -rf {} + 2>/dev/null || true
+io=${VM_IO:-$run/io}
+mkdir -p "$io" "$run/modules/lib/modules"
+cp -al "$kdir/modinst/lib/modules/$kver" "$run/modules/lib/modules/$kver"
+rm -f "$run/modules/lib/modules/$kver/"{build,source}
+if [ -f "$WGRS_TOP/wgrs.ko" ]; then
+	mkdir -p "$run/modules/lib/modules/$kver/extra"
+	cp "$WGRS_TOP/wgrs.ko" "$run/modules/lib/modules/$kver/extra/"
+fi
+depmod -b "$run/modules" "$kver"
+
+# The guest's PID 1; kept in the root so the kernel can exec it before any
+# other file system is mounted.
+install -m 0755 "$WGRS_TOP/scripts/vm-init.sh" "$root/sbin/wgrs-init"
+
+if [ $# -gt 0 ]; then
+	printf '%q ' "$@" >"$io/.cmd"
+	echo >>"$io/.cmd"
+fi
+rm -f "$io/.rc"
+[ -n "$interactive" ] && touch "$io/.interactive" || rm -f "$io/.interactive"
+
+share() { # tag path [ro]
+	echo "-fsdev local,id=$1,path=$2,security_model=none${3:+,readonly=on}"
+	echo "-device virtio-9p-pci,fsdev=$1,mount_tag=$1"
+}
+mapfile -t shares < <(
+	share wgrsroot "$root" ro
+	share wgrsmods "$run/modules/lib/modules" ro
+	share wgrssrc "$WGRS_TOP" ro
+	share wgrsksrc "$src/tools/testing/selftests" ro
+	share wgrsio "$io"
+)
+args=()
+for s in "${shares[@]}"; do read -ra a <<<"$s"; args+=("${a[@]}"); done
+
+append="console=ttyS0 root=wgrsroot rootfstype=9p ro"
+append+=" rootflags=trans=virtio,version=9p2000.L,cache=loose,msize=512000"
+append+=" init=/sbin/wgrs-init panic=-1 oops=panic panic_on_warn=1 loglevel=4"
+append+=" printk.devkmsg=on"
+
+say "booting $kver under QEMU/TCG with $cpus CPUs, ${mem} MiB"
+qemu=(qemu-system-x86_64 -accel tcg -cpu max -smp "$cpus" -m "$mem" -no-reboot
+	-kernel "$kdir/arch/x86/boot/bzImage" -append "$append"
+	-device virtio-rng-pci "${args[@]}")
+console_log="$WGRS_CACHE/vm-last-console.log"
+set +e
+if [ -n "$interactive" ]; then
+	# Ctrl-A X leaves QEMU; `exit` in the shell powers the VM off.
+	"${qemu[@]}" -nographic
+	qrc=$?
+else
+	timeout -k 10 "$timeout" "${qemu[@]}" -display none -monitor none -serial stdio \
+		</dev/null 2>&1 | tee "$console_log"
+	qrc=${PIPESTATUS[0]}
+fi
+set -e
+if [ ! -f "$io/.rc" ]; then
+	[ "$qrc" = 124 ] && say "VM timed out after ${timeout}s"
+	if [ -z "$interactive" ]; then
+		grep -E 'Kernel panic|BUG:|WARNING:|Oops|Call Trace' "$console_log" | head -20 >&2 || true
+	fi
+	die "the VM stopped before the command finished (qemu exit $qrc; console: $console_log)"
+fi
+rc=$(cat "$io/.rc")
+[ -n "${VM_IO:-}" ] || rm -rf "$run"
+exit "$rc"

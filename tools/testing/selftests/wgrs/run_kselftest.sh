@@ -1,0 +1,25 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Runs the given kselftest programs in order as one KTAP document, each
+# program's own KTAP nested under its result line, like kselftest's runner.
+# Prints a closing "N passed, N failed, N skipped" line; exits non-zero if any
+# program failed or was skipped (a skip is not a pass).
+cd "$(dirname "$0")" || exit 1
+timeout=${KSFT_TIMEOUT:-600}
+echo "TAP version 13"
+echo "1..$#"
+n=0 pass=0 fail=0 skip=0
+for t in "$@"; do
+	n=$((n + 1))
+	echo "# selftests: wgrs: $t"
+	timeout -k 5 "$timeout" "./$t" 2>&1 | sed 's/^/  /'
+	rc=${PIPESTATUS[0]}
+	case $rc in
+	0) pass=$((pass + 1)); echo "ok $n selftests: wgrs: $t" ;;
+	4) skip=$((skip + 1)); echo "ok $n selftests: wgrs: $t # SKIP" ;;
+	124) fail=$((fail + 1)); echo "not ok $n selftests: wgrs: $t # TIMEOUT ${timeout}s" ;;
+	*) fail=$((fail + 1)); echo "not ok $n selftests: wgrs: $t # exit=$rc" ;;
+	esac
+done
+echo "# kselftest wgrs: $pass passed, $fail failed, $skip skipped"
+[ $fail -eq 0 ] && [ $skip -eq 0 ]
