@@ -15,6 +15,11 @@ pub(crate) const XNONCE_LEN: usize = 24;
 pub(crate) const BLAKE2S_OUT_MAX: usize = 32;
 pub(crate) const BLAKE2S_KEY_MAX: usize = 32;
 
+/// `EBADMSG`, what the kernel's AEAD code reports for a tag that does not verify.
+fn bad_message() -> Error {
+    Error::from_errno(-(sys::EBADMSG as i32))
+}
+
 /// BLAKE2s of the concatenation of `parts`, keyed with `key` (may be empty),
 /// with `out.len()` bytes of output (1 to 32).
 pub(crate) fn blake2s(out: &mut [u8], key: &[u8], parts: &[&[u8]]) -> Result {
@@ -28,7 +33,7 @@ pub(crate) fn blake2s(out: &mut [u8], key: &[u8], parts: &[&[u8]]) -> Result {
         if key.is_empty() {
             sys::blake2s_init(&mut ctx, out.len());
         } else {
-            sys::blake2s_init_key(&mut ctx, out.len(), key.as_ptr(), key.len());
+            sys::blake2s_init_key(&mut ctx, out.len(), key.as_ptr().cast(), key.len());
         }
     }
     for part in parts {
@@ -93,7 +98,7 @@ pub(crate) fn aead_decrypt(
             key.as_ptr(),
         )
     };
-    if ok { Ok(()) } else { Err(EBADMSG) }
+    if ok { Ok(()) } else { Err(bad_message()) }
 }
 
 /// XChaCha20-Poly1305 (cookie replies).
@@ -145,7 +150,7 @@ pub(crate) fn xaead_decrypt(
             key.as_ptr(),
         )
     };
-    if ok { Ok(()) } else { Err(EBADMSG) }
+    if ok { Ok(()) } else { Err(bad_message()) }
 }
 
 /// X25519. Returns `None` when the shared point is all zero (a low-order

@@ -41,7 +41,7 @@ impl Device {
     }
 
     pub(crate) fn new(_dev: &NetDevice) -> Result<Arc<Self>> {
-        Arc::new(Self { _private: () }, GFP_KERNEL)
+        Ok(Arc::new(Self { _private: () }, GFP_KERNEL)?)
     }
 
     pub(crate) fn open(&self) -> Result {

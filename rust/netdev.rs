@@ -55,12 +55,6 @@ impl NetDevice {
         // SAFETY: as for `count_tx_dropped`.
         unsafe { sys::dev_dstats_rx_dropped(self.as_ptr()) }
     }
-
-    pub(crate) fn carrier_off(&self) {
-        // SAFETY: the device is valid; netif_carrier_off may be called from
-        // any context that may sleep or not.
-        unsafe { sys::netif_carrier_off(self.as_ptr()) }
-    }
 }
 
 /// What a tunnel device looks like to the stack: set in `rtnl_link_ops.setup`.
@@ -80,27 +74,16 @@ pub(crate) struct TunnelSetup {
 /// `dev` must be a device under construction in `rtnl_link_ops.setup`, not yet
 /// registered, so that nothing else accesses it concurrently.
 pub(crate) unsafe fn setup_tunnel(dev: *mut sys::net_device, setup: &TunnelSetup) {
-    // SAFETY: the caller guarantees exclusive access to a valid, unregistered
-    // device; these are plain field writes and calls made for that state.
+    // SAFETY: the caller guarantees a valid device that is not yet shared.
+    // The shim writes fields that sit in C struct groups and bitfields.
     unsafe {
-        let d = &mut *dev;
-        d.hard_header_len = 0;
-        d.addr_len = 0;
-        d.needed_headroom = setup.headroom;
-        d.needed_tailroom = setup.tailroom;
-        d.type_ = sys::WGRS_ARPHRD_NONE;
-        d.flags = sys::WGRS_IFF_POINTOPOINT | sys::WGRS_IFF_NOARP;
-        d.priv_flags |= sys::WGRS_IFF_NO_QUEUE;
-        d.set_lltx(1);
-        d.features |= sys::WGRS_NETIF_F_FEATURES;
-        d.hw_features |= sys::WGRS_NETIF_F_FEATURES;
-        d.hw_enc_features |= sys::WGRS_NETIF_F_FEATURES;
-        d.mtu = setup.mtu;
-        d.max_mtu = setup.max_mtu;
-        d.set_pcpu_stat_type(sys::netdev_stat_type_NETDEV_PCPU_STAT_DSTATS as _);
-        // ICMP errors for tunnelled packets need the route kept on the skb.
-        sys::netif_keep_dst(dev);
-        sys::netif_set_tso_max_size(dev, sys::WGRS_GSO_MAX_SIZE);
+        sys::wgrs_setup_tunnel(
+            dev,
+            setup.headroom,
+            setup.tailroom,
+            setup.mtu,
+            setup.max_mtu,
+        )
     }
 }
 

@@ -48,6 +48,8 @@ depmod -b "$run/modules" "$kver"
 # The guest's PID 1; kept in the root so the kernel can exec it before any
 # other file system is mounted.
 install -m 0755 "$WGRS_TOP/scripts/vm-init.sh" "$root/sbin/wgrs-init"
+# Mount points the read-only root must already have.
+mkdir -p "$root/usr/lib/modules" "$root/etc/wireguard"
 
 if [ $# -gt 0 ]; then
 	printf '%q ' "$@" >"$io/.cmd"

@@ -14,13 +14,35 @@
  */
 #include "wgrs_sys.h"
 
-const u64 WGRS_NETIF_F_FEATURES = NETIF_F_HW_CSUM | NETIF_F_RXCSUM | NETIF_F_SG |
-				  NETIF_F_GSO | NETIF_F_GSO_SOFTWARE | NETIF_F_HIGHDMA;
-const unsigned int WGRS_IFF_POINTOPOINT = IFF_POINTOPOINT;
-const unsigned int WGRS_IFF_NOARP = IFF_NOARP;
-const unsigned int WGRS_IFF_NO_QUEUE = IFF_NO_QUEUE;
-const unsigned short WGRS_ARPHRD_NONE = ARPHRD_NONE;
-const unsigned int WGRS_GSO_MAX_SIZE = GSO_MAX_SIZE;
+/*
+ * The shape of a tunnel device. The numbers are the driver's (Rust) decision;
+ * the fields sit in struct groups, unions and bitfields that bindgen exposes
+ * only through generated anonymous names, so they are written here.
+ */
+void wgrs_setup_tunnel(struct net_device *dev, u16 headroom, u16 tailroom,
+		       unsigned int mtu, unsigned int max_mtu)
+{
+	const netdev_features_t features = NETIF_F_HW_CSUM | NETIF_F_RXCSUM |
+		NETIF_F_SG | NETIF_F_GSO | NETIF_F_GSO_SOFTWARE | NETIF_F_HIGHDMA;
+
+	dev->hard_header_len = 0;
+	dev->addr_len = 0;
+	dev->needed_headroom = headroom;
+	dev->needed_tailroom = tailroom;
+	dev->type = ARPHRD_NONE;
+	dev->flags = IFF_POINTOPOINT | IFF_NOARP;
+	dev->priv_flags |= IFF_NO_QUEUE;
+	dev->lltx = true;
+	dev->features |= features;
+	dev->hw_features |= features;
+	dev->hw_enc_features |= features;
+	dev->mtu = mtu;
+	dev->max_mtu = max_mtu;
+	dev->pcpu_stat_type = NETDEV_PCPU_STAT_DSTATS;
+	/* ICMP errors for tunnelled packets need the route kept on the skb. */
+	netif_keep_dst(dev);
+	netif_set_tso_max_size(dev, GSO_MAX_SIZE);
+}
 
 static int wgrs_open(struct net_device *dev)
 {

@@ -38,12 +38,7 @@ int wgrs_rust_open(struct net_device *dev);
 int wgrs_rust_stop(struct net_device *dev);
 void wgrs_rust_xmit(struct sk_buff *skb, struct net_device *dev);
 
-/* Values that are macros or enum-valued macro expressions in C. */
-extern const u64 WGRS_NETIF_F_FEATURES;
-extern const unsigned int WGRS_IFF_POINTOPOINT;
-extern const unsigned int WGRS_IFF_NOARP;
-extern const unsigned int WGRS_IFF_NO_QUEUE;
-extern const unsigned short WGRS_ARPHRD_NONE;
-extern const unsigned int WGRS_GSO_MAX_SIZE;
+void wgrs_setup_tunnel(struct net_device *dev, u16 headroom, u16 tailroom,
+		       unsigned int mtu, unsigned int max_mtu);
 
 #endif

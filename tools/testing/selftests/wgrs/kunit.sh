@@ -18,27 +18,33 @@ log=$(dmesg --notime)
 # Keep the raw KTAP for the harness to archive.
 [ -n "${KUNIT_LOG:-}" ] && printf '%s\n' "$log" >"$KUNIT_LOG"
 
-mapfile -t suites < <(printf '%s\n' "$log" | sed -nE 's/^(not )?ok [0-9]+ (wgrs_[A-Za-z0-9_]+).*/\2/p')
-if [ ${#suites[@]} -eq 0 ]; then
+# One result per KUnit case: "<status> <suite>.<case>", status ok/fail/skip.
+# Suites are nested one level in the kernel's KTAP; cases two levels.
+results=$(printf '%s\n' "$log" | awk '
+	/^    # Subtest: wgrs_/ { suite = $3; next }
+	/^(not )?ok [0-9]+ wgrs_/ { suite = ""; next }
+	suite != "" && /^        (not )?ok [0-9]+ / { next }   # parameterised sub-cases
+	suite != "" && /^    ok [0-9]+ / {
+		st = ($0 ~ /# SKIP/) ? "skip" : "ok"; print st, suite "." $3; next }
+	suite != "" && /^    not ok [0-9]+ / { print "fail", suite "." $4; next }')
+n=$(printf '%s\n' "$results" | grep -c .)
+if [ "$n" -eq 0 ]; then
 	ktap_header 1
 	ktap_fail "KUnit suites of $WGRS_MODULE ran"
 	printf '%s\n' "$log" | tail -n 30 | ktap_diag
 	ktap_finish
 fi
-ktap_header ${#suites[@]}
-for s in "${suites[@]}"; do
-	totals=$(printf '%s\n' "$log" | sed -nE "s/^# $s: (pass:[0-9]+ fail:[0-9]+ skip:[0-9]+ total:[0-9]+)/\1/p" | tail -n 1)
-	if printf '%s\n' "$log" | grep -qE "^not ok [0-9]+ $s\b"; then
-		ktap_fail "kunit $s ($totals)"
-		# The suite's failing cases and their assertion messages.
-		printf '%s\n' "$log" | sed -n "/# Subtest: $s\$/,/^\(not \)\?ok [0-9]* $s\b/p" |
-			grep -E 'not ok|ASSERTION|Expected|#' | ktap_diag
-	elif [[ "$totals" =~ skip:[1-9] ]]; then
-		ktap_skip "kunit $s ($totals)" "some cases skipped"
-	elif [[ "$totals" =~ total:0 ]] || [ -z "$totals" ]; then
-		ktap_fail "kunit $s ran no case"
-	else
-		ktap_ok "kunit $s ($totals)"
-	fi
-done
+ktap_header "$n"
+while read -r st name; do
+	case $st in
+	ok) ktap_ok "kunit $name" ;;
+	skip) ktap_skip "kunit $name" "skipped by the test" ;;
+	*)
+		ktap_fail "kunit $name"
+		# The failing case's assertion messages.
+		printf '%s\n' "$log" | grep -E "# ${name#*.}: |Expected|ASSERTION" | ktap_diag
+		;;
+	esac
+done <<<"$results"
+printf '%s\n' "$log" | grep -E '^# (wgrs_[a-z0-9_]+|Totals): ' | ktap_diag
 ktap_finish

@@ -3,10 +3,10 @@
 
 WGRS_MODULE=${WGRS_MODULE:-wgrs}
 KSFT_PASS=0 KSFT_FAIL=1 KSFT_SKIP=4
-__ktap_n=0 __ktap_fail=0 __ktap_skip=0
+__ktap_n=0 __ktap_fail=0 __ktap_skip=0 __ktap_plan=
 __cleanup=()
 
-ktap_header() { echo "TAP version 13"; echo "1..$1"; }
+ktap_header() { __ktap_plan=$1; echo "TAP version 13"; echo "1..$1"; }
 ktap_diag() { sed 's/^/# /'; }
 # ok DESC / fail DESC / skip DESC REASON
 ktap_ok() { __ktap_n=$((__ktap_n + 1)); echo "ok $__ktap_n $*"; }
@@ -44,6 +44,12 @@ __run_cleanup() {
 trap __run_cleanup EXIT
 
 ktap_finish() {
+	# A test that stops early, or reports more than it planned, has failed:
+	# the cases it did not reach would otherwise look like passes.
+	if [ "$__ktap_n" != "$__ktap_plan" ]; then
+		echo "# planned $__ktap_plan cases but reported $__ktap_n"
+		__ktap_fail=$((__ktap_fail + 1))
+	fi
 	echo "# $__ktap_n tests: $((__ktap_n - __ktap_fail - __ktap_skip)) passed, $__ktap_fail failed, $__ktap_skip skipped"
 	[ "$__ktap_fail" -eq 0 ] || exit $KSFT_FAIL
 	[ "$__ktap_skip" -eq 0 ] || exit $KSFT_SKIP
