@@ -25,6 +25,14 @@ while [ $# -gt 0 ]; do
 done
 [ $# -gt 0 ] || [ -n "$interactive" ] || die "vm.sh: no command given"
 
+# One VM at a time on this machine: they share two cores, and TCG is slow
+# enough already. A second caller waits here.
+exec 9>"$WGRS_CACHE/vm.lock"
+if ! flock -n 9; then
+	say "another wgrs VM is running; waiting for it"
+	flock 9
+fi
+
 kdir=$("$WGRS_TOP/scripts/build-kernel.sh")
 root=$("$WGRS_TOP/scripts/make-rootfs.sh")
 src=$("$WGRS_TOP/scripts/fetch-kernel.sh")
