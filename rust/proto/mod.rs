@@ -26,7 +26,9 @@
     clippy::todo,
     clippy::unimplemented
 )]
-#![allow(dead_code)]
+#![warn(missing_docs)]
+// The kernel mounts this tree privately and builds with -Wunreachable_pub.
+#![allow(dead_code, unreachable_pub)]
 
 pub mod constants;
 pub mod cookie;
