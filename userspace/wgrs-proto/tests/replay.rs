@@ -177,3 +177,22 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// Counters relative to the highest seen, concentrated at the window edge.
+    #[test]
+    fn window_edge_matches_model(steps in prop::collection::vec((any::<bool>(), 0u64..8, 0u64..300), 1..300)) {
+        let mut c = ReplayCounter::new();
+        let mut m = Model { seen: HashSet::new(), max: None };
+        for (ahead, edge, small) in steps {
+            let top = m.max.unwrap_or(0);
+            let n = if ahead {
+                top + small
+            } else {
+                // top - (WINDOW - 4 + edge), i.e. straddling the edge.
+                top.saturating_sub(COUNTER_WINDOW_SIZE - 4 + edge)
+            };
+            prop_assert_eq!(c.validate(n), m.validate(n), "counter {} top {}", n, top);
+        }
+    }
+}
