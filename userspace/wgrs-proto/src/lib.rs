@@ -12,6 +12,7 @@
 #[path = "../../../rust/proto/mod.rs"]
 pub mod proto;
 
+pub mod fuzzing;
 pub mod rustcrypto;
 
 pub use proto::*;
