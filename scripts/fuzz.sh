@@ -26,6 +26,10 @@ if ! command -v cargo-fuzz >/dev/null 2>&1; then
     "${nice_cmd[@]}" cargo install --locked cargo-fuzz >/dev/null 2>&1
 fi
 
+# curve25519-dalek 4.0.0-rc.3 (pinned through boringtun's x25519-dalek) picks
+# its SIMD backend with a nightly feature that no longer exists: use serial.
+export RUSTFLAGS="${RUSTFLAGS:-} --cfg curve25519_dalek_backend=\"serial\""
+
 mkdir -p "$work/logs"
 cd "$fuzz_crate"
 targets=$(cargo +nightly fuzz list)
