@@ -257,19 +257,29 @@ impl DataHeader {
     }
 }
 
-/// Length of a plaintext padded to the 16-byte multiple, capped at `mtu`
-/// (like the C driver's `calculate_skb_padding()`); never shorter than `len`.
-pub fn padded_len(len: usize, mtu: usize) -> usize {
-    let rem = len % super::constants::MESSAGE_PADDING_MULTIPLE;
-    let pad = if rem == 0 {
-        0
-    } else {
-        super::constants::MESSAGE_PADDING_MULTIPLE.wrapping_sub(rem)
+/// Number of zero bytes to append to a plaintext of `len` bytes before
+/// encryption (`calculate_skb_padding()` in send.c): up to the next multiple
+/// of 16, but not beyond `mtu`; `mtu == 0` means unknown (pad to 16).
+/// A packet larger than the MTU is padded as if it were `len % mtu` long.
+pub fn padding_len(len: usize, mtu: usize) -> usize {
+    const M: usize = super::constants::MESSAGE_PADDING_MULTIPLE;
+    let align = |n: usize| -> usize {
+        let rem = n % M;
+        if rem == 0 {
+            n
+        } else {
+            n.saturating_add(M.wrapping_sub(rem))
+        }
     };
-    let padded = len.saturating_add(pad);
-    if len > mtu || padded <= mtu {
-        padded.max(len)
-    } else {
-        mtu.max(len)
+    if mtu == 0 {
+        return align(len).saturating_sub(len);
     }
+    let last_unit = if len > mtu { len.checked_rem(mtu).unwrap_or(0) } else { len };
+    let padded = mtu.min(align(last_unit));
+    padded.saturating_sub(last_unit)
+}
+
+/// Plaintext length after padding: `len + padding_len(len, mtu)`.
+pub fn padded_len(len: usize, mtu: usize) -> usize {
+    len.saturating_add(padding_len(len, mtu))
 }

@@ -60,8 +60,13 @@ fn padding() {
     assert_eq!(padded_len(16, 1420), 16);
     assert_eq!(padded_len(1419, 1420), 1420);
     assert_eq!(padded_len(1420, 1420), 1420);
-    assert_eq!(padded_len(1500, 1420), 1504);
+    assert_eq!(padded_len(1500, 1420), 1500, "over-MTU: len % mtu = 80 is aligned");
+    assert_eq!(padded_len(1501, 1420), 1516);
+    assert_eq!(padded_len(2839, 1420), 2840, "capped at mtu for the last unit");
+    assert_eq!(padded_len(17, 0), 32, "unknown mtu");
+    assert_eq!(padding_len(0, 0), 0);
     assert_eq!(padded_len(usize::MAX, 1420), usize::MAX);
+    assert_eq!(padded_len(usize::MAX, 0), usize::MAX);
 }
 
 proptest! {
