@@ -145,12 +145,14 @@ impl Keypair {
         Ok(())
     }
 
-    /// Authenticate and decrypt a data message in place (`packet` is the
-    /// whole message, whose receiver index the caller used to find this
-    /// keypair), then check the replay window. Returns the plaintext range
-    /// `DATA_HEADER_LEN..DATA_HEADER_LEN + n` as `n` (0 = keepalive) and the
+    /// Authenticate and decrypt a data message in place without touching
+    /// the replay window (`decrypt_packet()` in receive.c): lets a caller
+    /// decrypt in parallel and run [`Self::validate_counter`] serially.
+    /// `packet` is the whole message, whose receiver index the caller used to
+    /// find this keypair. Returns the plaintext length `n` (the plaintext is
+    /// `packet[DATA_HEADER_LEN..DATA_HEADER_LEN + n]`, 0 = keepalive) and the
     /// counter.
-    pub fn open<C: Crypto + ?Sized>(&mut self, c: &C, now: u64, packet: &mut [u8]) -> Result<(usize, u64), TransportError> {
+    pub fn decrypt<C: Crypto + ?Sized>(&self, c: &C, now: u64, packet: &mut [u8]) -> Result<(usize, u64), TransportError> {
         let (hdr, _) = DataHeader::parse(packet).map_err(|_| TransportError::BadLength)?;
         if hdr.receiver != self.local_index {
             return Err(TransportError::KeyInvalid);
@@ -169,10 +171,30 @@ impl Keypair {
         if !c.chacha20poly1305_decrypt(body, &tag, &[], hdr.counter, &self.receiving_key) {
             return Err(TransportError::Decrypt);
         }
-        if !self.receiving_counter.validate(hdr.counter) {
-            return Err(TransportError::Replay);
-        }
         Ok((body.len(), hdr.counter))
+    }
+
+    /// Replay check of an authenticated packet's counter (`counter_validate`).
+    pub fn validate_counter(&mut self, counter: u64) -> Result<(), TransportError> {
+        if self.receiving_counter.validate(counter) {
+            Ok(())
+        } else {
+            Err(TransportError::Replay)
+        }
+    }
+
+    /// [`Self::decrypt`] then [`Self::validate_counter`].
+    pub fn open<C: Crypto + ?Sized>(&mut self, c: &C, now: u64, packet: &mut [u8]) -> Result<(usize, u64), TransportError> {
+        let (n, ctr) = self.decrypt(c, now, packet)?;
+        self.validate_counter(ctr)?;
+        Ok((n, ctr))
+    }
+}
+
+impl Drop for Keypair {
+    fn drop(&mut self) {
+        zeroize(&mut self.sending_key);
+        zeroize(&mut self.receiving_key);
     }
 }
 

@@ -320,6 +320,14 @@ pub struct Handshake {
     pub remote_index: u32,
 }
 
+impl Drop for Handshake {
+    fn drop(&mut self) {
+        self.clear();
+        zeroize(&mut self.precomputed_static_static);
+        zeroize(&mut self.preshared_key);
+    }
+}
+
 /// Result of the peer-independent part of consuming an initiation.
 #[derive(Clone)]
 pub struct InitiationPartial {
