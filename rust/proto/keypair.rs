@@ -81,6 +81,12 @@ impl Keypair {
         self.sending_counter
     }
 
+    /// Override the send counter (tests; restoring state). Nonces below
+    /// `n` are then considered used.
+    pub fn set_sending_counter(&mut self, n: u64) {
+        self.sending_counter = n;
+    }
+
     /// Invalidate and wipe both keys.
     pub fn invalidate(&mut self) {
         self.sending_valid = false;

@@ -110,6 +110,11 @@ fn exchange(p: &mut Pair, tag: &[u8]) {
     let pkt = bt_send(&mut p.bt, &ip2);
     let got = expect_tunnel(p.ours.receive(&pkt, p.now, SRC, PORT));
     assert_eq!(&got[..ip2.len()], &ip2[..]);
+    assert_eq!(
+        p.ours.last_rx_index,
+        p.ours.kps.current.as_ref().map(|k| k.local_index),
+        "boringtun uses the newest session"
+    );
     assert!(got[ip2.len()..].iter().all(|b| *b == 0), "anything after the IP packet is zero padding");
 }
 
@@ -234,4 +239,39 @@ fn tampered_packets_are_rejected() {
     let pkt = bt_send(&mut p.bt, &ipv4_udp(b"once"));
     expect_tunnel(p.ours.receive(&pkt, p.now, SRC, PORT));
     assert!(matches!(p.ours.receive(&pkt, p.now, SRC, PORT), Out::Dropped(_)));
+}
+
+#[test]
+fn timer_driven_rekey_after_rekey_after_time() {
+    use wgrs_proto::proto::constants::REKEY_AFTER_TIME;
+    let mut p = pair(false, true);
+    ours_initiates(&mut p);
+    let born = p.now;
+    // Before REKEY_AFTER_TIME the initiator keeps its key.
+    p.now = born + (REKEY_AFTER_TIME * NSEC_PER_SEC) - 1;
+    exchange(&mut p, b"before");
+    let kp = p.ours.kps.current.as_ref();
+    assert!(!p.ours.timers.keep_key_fresh_send(kp, p.now));
+    p.now = born + REKEY_AFTER_TIME * NSEC_PER_SEC;
+    let kp = p.ours.kps.current.as_ref();
+    assert!(p.ours.timers.keep_key_fresh_send(kp, p.now), "time to rekey");
+    assert!(p.ours.timers.should_send_initiation(p.now, false));
+    ours_initiates(&mut p);
+    exchange(&mut p, b"after");
+    assert!(!p.ours.timers.keep_key_fresh_send(p.ours.kps.current.as_ref(), p.now));
+}
+
+#[test]
+fn rekey_after_messages() {
+    use wgrs_proto::proto::constants::{REJECT_AFTER_MESSAGES, REKEY_AFTER_MESSAGES};
+    let mut p = pair(false, true);
+    ours_initiates(&mut p);
+    let kp = p.ours.kps.current.as_mut().unwrap();
+    kp.set_sending_counter(REKEY_AFTER_MESSAGES + 1);
+    assert!(p.ours.timers.keep_key_fresh_send(p.ours.kps.current.as_ref(), p.now));
+    let kp = p.ours.kps.current.as_mut().unwrap();
+    kp.set_sending_counter(REJECT_AFTER_MESSAGES - 1);
+    assert!(kp.next_nonce(p.now).is_ok());
+    assert!(kp.next_nonce(p.now).is_err(), "nonce space exhausted");
+    assert!(p.ours.send(b"x", p.now).is_none());
 }

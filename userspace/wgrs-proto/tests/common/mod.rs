@@ -11,6 +11,7 @@ use wgrs_proto::proto::keypair::Keypairs;
 use wgrs_proto::proto::messages::{
     classify, CookieReply, Initiation, MessageKind, Response, DATA_HEADER_LEN,
 };
+use wgrs_proto::proto::timers::PeerTimers;
 use wgrs_proto::proto::noise::{consume_initiation_begin, tai64n, Handshake, StaticIdentity};
 use wgrs_proto::rustcrypto::RustCrypto;
 
@@ -38,6 +39,9 @@ pub struct Ours {
     /// Synthetic wall clock: seconds added to the real time for timestamps.
     pub ts_bump: u64,
     pub handshakes_completed: u32,
+    /// Local index of the keypair that opened the last data packet.
+    pub last_rx_index: Option<u32>,
+    pub timers: PeerTimers,
 }
 
 pub fn keypair_from(seed: u8) -> ([u8; 32], [u8; 32]) {
@@ -71,6 +75,8 @@ impl Ours {
             under_load: false,
             ts_bump: 0,
             handshakes_completed: 0,
+            last_rx_index: None,
+            timers: PeerTimers::new(0),
         }
     }
 
@@ -160,7 +166,10 @@ impl Ours {
             Ok(MessageKind::Data) => {
                 let mut buf = pkt.to_vec();
                 match self.kps.open(&C, now, &mut buf) {
-                    Ok((n, _, _)) => Out::Tunnel(buf[DATA_HEADER_LEN..DATA_HEADER_LEN + n].to_vec()),
+                    Ok((n, _, _)) => {
+                        self.last_rx_index = Some(u32::from_le_bytes(pkt[4..8].try_into().unwrap()));
+                        Out::Tunnel(buf[DATA_HEADER_LEN..DATA_HEADER_LEN + n].to_vec())
+                    }
                     Err(e) => Out::Dropped(format!("data {e:?}")),
                 }
             }
