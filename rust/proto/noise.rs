@@ -87,7 +87,8 @@ impl StaticIdentity {
     }
 }
 
-/// HMAC-BLAKE2s-256 (RFC 2104 with a 64-byte block) over multi-part input.
+/// HMAC-BLAKE2s-256 (RFC 2104 with a 64-byte block) over multi-part input
+/// (at most 3 parts; more returns `false`).
 pub fn hmac<C: Crypto + ?Sized>(c: &C, out: &mut [u8; HASH_LEN], key: &[u8], data: &[&[u8]]) -> bool {
     const BLOCK: usize = 64;
     let mut k = [0u8; BLOCK];
@@ -534,7 +535,8 @@ impl Handshake {
         self.hash = hash;
         self.chaining_key = ck;
         self.remote_index = partial.sender;
-        self.last_initiation_consumption = Some(now);
+        // Only ever moves forward, like the C driver.
+        self.last_initiation_consumption = Some(self.last_initiation_consumption.map_or(now, |l| l.max(now)));
         self.state = HandshakeState::ConsumedInitiation;
         Ok(())
     }
