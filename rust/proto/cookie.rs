@@ -75,7 +75,11 @@ pub fn handshake_action(under_load: bool, mac: MacState, rate_limited_ok: bool) 
 }
 
 /// `HASH(label || public)`.
-pub fn precompute_key<C: Crypto + ?Sized>(c: &C, label: &[u8], public: &[u8; KEY_LEN]) -> [u8; KEY_LEN] {
+pub fn precompute_key<C: Crypto + ?Sized>(
+    c: &C,
+    label: &[u8],
+    public: &[u8; KEY_LEN],
+) -> [u8; KEY_LEN] {
     let mut k = [0u8; KEY_LEN];
     if !c.blake2s(&mut k, &[], &[label, public]) {
         zeroize(&mut k);
@@ -90,7 +94,12 @@ fn mac_offsets(len: usize) -> Option<(usize, usize)> {
     Some((mac1, mac2))
 }
 
-fn compute_mac<C: Crypto + ?Sized>(c: &C, key: &[u8], msg: &[u8], out: &mut [u8; COOKIE_LEN]) -> bool {
+fn compute_mac<C: Crypto + ?Sized>(
+    c: &C,
+    key: &[u8],
+    msg: &[u8],
+    out: &mut [u8; COOKIE_LEN],
+) -> bool {
     c.blake2s(out, key, &[msg])
 }
 
@@ -135,14 +144,24 @@ impl CookieChecker {
 
     /// Cookie for a source (`make_cookie`), rotating the secret when it is
     /// older than two minutes. `src_ip` is 4 or 16 bytes in network order.
-    fn make_cookie<C: Crypto + ?Sized>(&mut self, c: &C, src_ip: &[u8], src_port: u16, now: u64) -> [u8; COOKIE_LEN] {
+    fn make_cookie<C: Crypto + ?Sized>(
+        &mut self,
+        c: &C,
+        src_ip: &[u8],
+        src_port: u16,
+        now: u64,
+    ) -> [u8; COOKIE_LEN] {
         if !self.secret_valid || has_expired(self.secret_birthdate, COOKIE_SECRET_MAX_AGE, now) {
             c.random(&mut self.secret);
             self.secret_birthdate = now;
             self.secret_valid = true;
         }
         let mut cookie = [0u8; COOKIE_LEN];
-        if !c.blake2s(&mut cookie, &self.secret, &[src_ip, &src_port.to_be_bytes()]) {
+        if !c.blake2s(
+            &mut cookie,
+            &self.secret,
+            &[src_ip, &src_port.to_be_bytes()],
+        ) {
             zeroize(&mut cookie);
         }
         cookie
@@ -168,7 +187,9 @@ impl CookieChecker {
             return MacState::InvalidMac;
         };
         let mut computed = [0u8; COOKIE_LEN];
-        if !compute_mac(c, &self.message_mac1_key, before1, &mut computed) || !ct_eq(&computed, mac1) {
+        if !compute_mac(c, &self.message_mac1_key, before1, &mut computed)
+            || !ct_eq(&computed, mac1)
+        {
             return MacState::InvalidMac;
         }
         if !check_cookie {
@@ -201,7 +222,13 @@ impl CookieChecker {
         c.random(&mut nonce);
         let mut cookie = self.make_cookie(c, src_ip, src_port, now);
         let mut tag = [0u8; TAG_LEN];
-        c.xchacha20poly1305_encrypt(&mut cookie, &mut tag, mac1, &nonce, &self.cookie_encryption_key);
+        c.xchacha20poly1305_encrypt(
+            &mut cookie,
+            &mut tag,
+            mac1,
+            &nonce,
+            &self.cookie_encryption_key,
+        );
         let mut encrypted_cookie = [0u8; COOKIE_LEN + TAG_LEN];
         let (a, b) = encrypted_cookie.split_at_mut(COOKIE_LEN);
         a.copy_from_slice(&cookie);
@@ -252,7 +279,12 @@ impl PeerCookie {
 
     /// Fill mac1 and mac2 of a serialised handshake message in place
     /// (`wg_cookie_add_mac_to_packet`).
-    pub fn add_macs<C: Crypto + ?Sized>(&mut self, c: &C, msg: &mut [u8], now: u64) -> Result<(), CookieError> {
+    pub fn add_macs<C: Crypto + ?Sized>(
+        &mut self,
+        c: &C,
+        msg: &mut [u8],
+        now: u64,
+    ) -> Result<(), CookieError> {
         let (o1, o2) = mac_offsets(msg.len()).ok_or(CookieError::BadLength)?;
         let mut mac = [0u8; COOKIE_LEN];
         {
@@ -261,7 +293,9 @@ impl PeerCookie {
                 return Err(CookieError::Crypto);
             }
         }
-        msg.get_mut(o1..o2).ok_or(CookieError::BadLength)?.copy_from_slice(&mac);
+        msg.get_mut(o1..o2)
+            .ok_or(CookieError::BadLength)?
+            .copy_from_slice(&mac);
         self.last_mac1_sent = mac;
         self.have_sent_mac1 = true;
         if self.has_valid_cookie(now) {
@@ -272,13 +306,20 @@ impl PeerCookie {
         } else {
             mac = [0; COOKIE_LEN];
         }
-        msg.get_mut(o2..).ok_or(CookieError::BadLength)?.copy_from_slice(&mac);
+        msg.get_mut(o2..)
+            .ok_or(CookieError::BadLength)?
+            .copy_from_slice(&mac);
         Ok(())
     }
 
     /// Take the cookie out of a reply (`wg_cookie_message_consume`; the
     /// caller found this peer by `reply.receiver`).
-    pub fn consume_reply<C: Crypto + ?Sized>(&mut self, c: &C, reply: &CookieReply, now: u64) -> Result<(), CookieError> {
+    pub fn consume_reply<C: Crypto + ?Sized>(
+        &mut self,
+        c: &C,
+        reply: &CookieReply,
+        now: u64,
+    ) -> Result<(), CookieError> {
         if !self.have_sent_mac1 {
             return Err(CookieError::Unexpected);
         }
@@ -287,7 +328,13 @@ impl PeerCookie {
         let (a, b) = reply.encrypted_cookie.split_at(COOKIE_LEN);
         cookie.copy_from_slice(a);
         tag.copy_from_slice(b);
-        if !c.xchacha20poly1305_decrypt(&mut cookie, &tag, &self.last_mac1_sent, &reply.nonce, &self.cookie_decryption_key) {
+        if !c.xchacha20poly1305_decrypt(
+            &mut cookie,
+            &tag,
+            &self.last_mac1_sent,
+            &reply.nonce,
+            &self.cookie_decryption_key,
+        ) {
             zeroize(&mut cookie);
             return Err(CookieError::Decrypt);
         }
@@ -310,7 +357,9 @@ pub struct LoadTracker {
 impl LoadTracker {
     /// Fresh tracker (not under load).
     pub const fn new() -> Self {
-        Self { last_under_load: None }
+        Self {
+            last_under_load: None,
+        }
     }
 
     /// Update with the current queue length; returns whether under load.

@@ -69,7 +69,12 @@ pub trait Crypto {
 
     /// X25519: `out = secret * basepoint`. Returns `false` if the result is
     /// all zero (low-order point), like the kernel's `curve25519()`.
-    fn curve25519(&self, out: &mut [u8; KEY_LEN], secret: &[u8; KEY_LEN], basepoint: &[u8; KEY_LEN]) -> bool;
+    fn curve25519(
+        &self,
+        out: &mut [u8; KEY_LEN],
+        secret: &[u8; KEY_LEN],
+        basepoint: &[u8; KEY_LEN],
+    ) -> bool;
 
     /// X25519 public key of `secret` (clamping is done by the implementation).
     /// Returns `false` if the result is all zero.

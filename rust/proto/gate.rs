@@ -266,7 +266,12 @@ impl GatePeer {
     }
 
     /// Gate an outbound inner packet to this peer.
-    pub fn outbound(&mut self, policy: &GatePolicy, now: u64, hdr: Option<&InnerHeader>) -> OutboundDecision {
+    pub fn outbound(
+        &mut self,
+        policy: &GatePolicy,
+        now: u64,
+        hdr: Option<&InnerHeader>,
+    ) -> OutboundDecision {
         let locked = self.tick(policy, now);
         if !self.is_gated(policy) || self.state == GateState::Authorized {
             return OutboundDecision {

@@ -3,9 +3,7 @@
 //! Transport keypairs, data message sealing/opening, and the
 //! previous/current/next rotation with key confirmation.
 
-use super::constants::{
-    KEY_LEN, NSEC_PER_SEC, REJECT_AFTER_MESSAGES, REJECT_AFTER_TIME, TAG_LEN,
-};
+use super::constants::{KEY_LEN, NSEC_PER_SEC, REJECT_AFTER_MESSAGES, REJECT_AFTER_TIME, TAG_LEN};
 use super::crypto::Crypto;
 use super::messages::{DataHeader, DATA_HEADER_LEN, DATA_MIN_LEN};
 use super::replay::ReplayCounter;
@@ -119,7 +117,12 @@ impl Keypair {
     /// Seal a data message in place. `packet` is the whole message:
     /// 16 header bytes (overwritten), then the (already padded) plaintext,
     /// then 16 bytes for the tag. Returns the counter used.
-    pub fn seal<C: Crypto + ?Sized>(&mut self, c: &C, now: u64, packet: &mut [u8]) -> Result<u64, TransportError> {
+    pub fn seal<C: Crypto + ?Sized>(
+        &mut self,
+        c: &C,
+        now: u64,
+        packet: &mut [u8],
+    ) -> Result<u64, TransportError> {
         if packet.len() < DATA_MIN_LEN {
             return Err(TransportError::BadLength);
         }
@@ -130,7 +133,12 @@ impl Keypair {
 
     /// Seal with a nonce obtained earlier from [`Self::next_nonce`] (lets a
     /// caller allocate nonces under a lock and encrypt outside it).
-    pub fn seal_with_nonce<C: Crypto + ?Sized>(&self, c: &C, nonce: u64, packet: &mut [u8]) -> Result<(), TransportError> {
+    pub fn seal_with_nonce<C: Crypto + ?Sized>(
+        &self,
+        c: &C,
+        nonce: u64,
+        packet: &mut [u8],
+    ) -> Result<(), TransportError> {
         let len = packet.len();
         let tag_off = len.checked_sub(TAG_LEN).ok_or(TransportError::BadLength)?;
         if tag_off < DATA_HEADER_LEN {
@@ -143,8 +151,12 @@ impl Keypair {
         if !header.write(packet) {
             return Err(TransportError::BadLength);
         }
-        let (front, tag_part) = packet.split_at_mut_checked(tag_off).ok_or(TransportError::BadLength)?;
-        let body = front.get_mut(DATA_HEADER_LEN..).ok_or(TransportError::BadLength)?;
+        let (front, tag_part) = packet
+            .split_at_mut_checked(tag_off)
+            .ok_or(TransportError::BadLength)?;
+        let body = front
+            .get_mut(DATA_HEADER_LEN..)
+            .ok_or(TransportError::BadLength)?;
         let mut tag = [0u8; TAG_LEN];
         c.chacha20poly1305_encrypt(body, &mut tag, &[], nonce, &self.sending_key);
         tag_part.copy_from_slice(&tag);
@@ -158,7 +170,12 @@ impl Keypair {
     /// find this keypair. Returns the plaintext length `n` (the plaintext is
     /// `packet[DATA_HEADER_LEN..DATA_HEADER_LEN + n]`, 0 = keepalive) and the
     /// counter.
-    pub fn decrypt<C: Crypto + ?Sized>(&self, c: &C, now: u64, packet: &mut [u8]) -> Result<(usize, u64), TransportError> {
+    pub fn decrypt<C: Crypto + ?Sized>(
+        &self,
+        c: &C,
+        now: u64,
+        packet: &mut [u8],
+    ) -> Result<(usize, u64), TransportError> {
         let (hdr, _) = DataHeader::parse(packet).map_err(|_| TransportError::BadLength)?;
         if hdr.receiver != self.local_index {
             return Err(TransportError::KeyInvalid);
@@ -171,9 +188,15 @@ impl Keypair {
         }
         let len = packet.len();
         let tag_off = len.checked_sub(TAG_LEN).ok_or(TransportError::BadLength)?;
-        let (front, tag_part) = packet.split_at_mut_checked(tag_off).ok_or(TransportError::BadLength)?;
-        let tag: [u8; TAG_LEN] = (&*tag_part).try_into().map_err(|_| TransportError::BadLength)?;
-        let body = front.get_mut(DATA_HEADER_LEN..).ok_or(TransportError::BadLength)?;
+        let (front, tag_part) = packet
+            .split_at_mut_checked(tag_off)
+            .ok_or(TransportError::BadLength)?;
+        let tag: [u8; TAG_LEN] = (&*tag_part)
+            .try_into()
+            .map_err(|_| TransportError::BadLength)?;
+        let body = front
+            .get_mut(DATA_HEADER_LEN..)
+            .ok_or(TransportError::BadLength)?;
         if !c.chacha20poly1305_decrypt(body, &tag, &[], hdr.counter, &self.receiving_key) {
             return Err(TransportError::Decrypt);
         }
@@ -190,7 +213,12 @@ impl Keypair {
     }
 
     /// [`Self::decrypt`] then [`Self::validate_counter`].
-    pub fn open<C: Crypto + ?Sized>(&mut self, c: &C, now: u64, packet: &mut [u8]) -> Result<(usize, u64), TransportError> {
+    pub fn open<C: Crypto + ?Sized>(
+        &mut self,
+        c: &C,
+        now: u64,
+        packet: &mut [u8],
+    ) -> Result<(usize, u64), TransportError> {
         let (n, ctr) = self.decrypt(c, now, packet)?;
         self.validate_counter(ctr)?;
         Ok((n, ctr))
@@ -297,9 +325,16 @@ impl Keypairs {
 
     /// Open a data message addressed to `packet`'s receiver index with
     /// whichever slot holds it, applying the confirmation rule.
-    pub fn open<C: Crypto + ?Sized>(&mut self, c: &C, now: u64, packet: &mut [u8]) -> Result<(usize, u64, Slot), TransportError> {
+    pub fn open<C: Crypto + ?Sized>(
+        &mut self,
+        c: &C,
+        now: u64,
+        packet: &mut [u8],
+    ) -> Result<(usize, u64, Slot), TransportError> {
         let (hdr, _) = DataHeader::parse(packet).map_err(|_| TransportError::BadLength)?;
-        let slot = self.lookup(hdr.receiver).ok_or(TransportError::KeyInvalid)?;
+        let slot = self
+            .lookup(hdr.receiver)
+            .ok_or(TransportError::KeyInvalid)?;
         let kp = self.get_mut(slot).ok_or(TransportError::KeyInvalid)?;
         let (n, ctr) = kp.open(c, now, packet)?;
         self.received_with(slot);
@@ -327,7 +362,9 @@ impl Keypairs {
     /// Expire keypairs older than REJECT_AFTER_TIME (drop them).
     pub fn expire(&mut self, now: u64) {
         for k in [&mut self.previous, &mut self.current, &mut self.next] {
-            let old = k.as_ref().is_some_and(|kp| has_expired(kp.birthdate, REJECT_AFTER_TIME, now));
+            let old = k
+                .as_ref()
+                .is_some_and(|kp| has_expired(kp.birthdate, REJECT_AFTER_TIME, now));
             if old {
                 if let Some(kp) = k.as_mut() {
                     kp.invalidate();

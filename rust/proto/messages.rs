@@ -274,7 +274,11 @@ pub fn padding_len(len: usize, mtu: usize) -> usize {
     if mtu == 0 {
         return align(len).saturating_sub(len);
     }
-    let last_unit = if len > mtu { len.checked_rem(mtu).unwrap_or(0) } else { len };
+    let last_unit = if len > mtu {
+        len.checked_rem(mtu).unwrap_or(0)
+    } else {
+        len
+    };
     let padded = mtu.min(align(last_unit));
     padded.saturating_sub(last_unit)
 }

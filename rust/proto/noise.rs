@@ -89,7 +89,12 @@ impl StaticIdentity {
 
 /// HMAC-BLAKE2s-256 (RFC 2104 with a 64-byte block) over multi-part input
 /// (at most 3 parts; more returns `false`).
-pub fn hmac<C: Crypto + ?Sized>(c: &C, out: &mut [u8; HASH_LEN], key: &[u8], data: &[&[u8]]) -> bool {
+pub fn hmac<C: Crypto + ?Sized>(
+    c: &C,
+    out: &mut [u8; HASH_LEN],
+    key: &[u8],
+    data: &[&[u8]],
+) -> bool {
     const BLOCK: usize = 64;
     let mut k = [0u8; BLOCK];
     if key.len() > BLOCK {
@@ -161,7 +166,11 @@ pub fn kdf<C: Crypto + ?Sized>(
 }
 
 /// `hash = HASH(hash || data)`.
-fn mix_hash<C: Crypto + ?Sized>(c: &C, hash: &mut [u8; HASH_LEN], data: &[u8]) -> Result<(), NoiseError> {
+fn mix_hash<C: Crypto + ?Sized>(
+    c: &C,
+    hash: &mut [u8; HASH_LEN],
+    data: &[u8],
+) -> Result<(), NoiseError> {
     let prev = *hash;
     if c.blake2s(hash, &[], &[&prev, data]) {
         Ok(())
@@ -249,7 +258,9 @@ fn decrypt_and_hash<C: Crypto + ?Sized>(
     key: &[u8; KEY_LEN],
     hash: &mut [u8; HASH_LEN],
 ) -> Result<(), NoiseError> {
-    let (body, tag_part) = ct.split_at_checked(plain_out.len()).ok_or(NoiseError::Crypto)?;
+    let (body, tag_part) = ct
+        .split_at_checked(plain_out.len())
+        .ok_or(NoiseError::Crypto)?;
     let tag: [u8; TAG_LEN] = tag_part.try_into().map_err(|_| NoiseError::Crypto)?;
     plain_out.copy_from_slice(body);
     if !c.chacha20poly1305_decrypt(plain_out, &tag, hash, 0, key) {
@@ -358,7 +369,13 @@ pub fn consume_initiation_begin<C: Crypto + ?Sized>(
     // e
     message_ephemeral(c, &mut ck, &mut hash, &msg.ephemeral)?;
     // es
-    mix_dh(c, &mut ck, Some(&mut key), &identity.private, &msg.ephemeral)?;
+    mix_dh(
+        c,
+        &mut ck,
+        Some(&mut key),
+        &identity.private,
+        &msg.ephemeral,
+    )?;
     // s
     let mut s = [0u8; KEY_LEN];
     decrypt_and_hash(c, &mut s, &msg.encrypted_static, &key, &mut hash)?;
@@ -402,9 +419,17 @@ impl Handshake {
     }
 
     /// Recompute the static-static DH after our identity changed.
-    pub fn precompute_static_static<C: Crypto + ?Sized>(&mut self, c: &C, identity: &StaticIdentity) {
+    pub fn precompute_static_static<C: Crypto + ?Sized>(
+        &mut self,
+        c: &C,
+        identity: &StaticIdentity,
+    ) {
         if !identity.has_identity
-            || !c.curve25519(&mut self.precomputed_static_static, &identity.private, &self.remote_static)
+            || !c.curve25519(
+                &mut self.precomputed_static_static,
+                &identity.private,
+                &self.remote_static,
+            )
         {
             zeroize(&mut self.precomputed_static_static);
         }
@@ -478,7 +503,12 @@ impl Handshake {
             mac1: [0; 16],
             mac2: [0; 16],
         };
-        handshake_init(c, &mut self.chaining_key, &mut self.hash, &self.remote_static)?;
+        handshake_init(
+            c,
+            &mut self.chaining_key,
+            &mut self.hash,
+            &self.remote_static,
+        )?;
         // e
         c.random(&mut self.ephemeral_private);
         if !c.curve25519_generate_public(&mut msg.ephemeral, &self.ephemeral_private) {
@@ -486,15 +516,33 @@ impl Handshake {
         }
         message_ephemeral(c, &mut self.chaining_key, &mut self.hash, &msg.ephemeral)?;
         // es
-        mix_dh(c, &mut self.chaining_key, Some(&mut key), &self.ephemeral_private, &self.remote_static)?;
+        mix_dh(
+            c,
+            &mut self.chaining_key,
+            Some(&mut key),
+            &self.ephemeral_private,
+            &self.remote_static,
+        )?;
         // s
-        encrypt_and_hash(c, &mut msg.encrypted_static, &identity.public, &key, &mut self.hash)?;
+        encrypt_and_hash(
+            c,
+            &mut msg.encrypted_static,
+            &identity.public,
+            &key,
+            &mut self.hash,
+        )?;
         // ss
         let mut ck = self.chaining_key;
         self.mix_precomputed_dh(c, &mut ck, &mut key)?;
         self.chaining_key = ck;
         // {t}
-        encrypt_and_hash(c, &mut msg.encrypted_timestamp, timestamp, &key, &mut self.hash)?;
+        encrypt_and_hash(
+            c,
+            &mut msg.encrypted_timestamp,
+            timestamp,
+            &key,
+            &mut self.hash,
+        )?;
         zeroize(&mut key);
         self.local_index = local_index;
         self.state = HandshakeState::CreatedInitiation;
@@ -536,7 +584,8 @@ impl Handshake {
         self.chaining_key = ck;
         self.remote_index = partial.sender;
         // Only ever moves forward, like the C driver.
-        self.last_initiation_consumption = Some(self.last_initiation_consumption.map_or(now, |l| l.max(now)));
+        self.last_initiation_consumption =
+            Some(self.last_initiation_consumption.map_or(now, |l| l.max(now)));
         self.state = HandshakeState::ConsumedInitiation;
         Ok(())
     }
@@ -557,7 +606,11 @@ impl Handshake {
         r
     }
 
-    fn create_response_inner<C: Crypto + ?Sized>(&mut self, c: &C, local_index: u32) -> Result<Response, NoiseError> {
+    fn create_response_inner<C: Crypto + ?Sized>(
+        &mut self,
+        c: &C,
+        local_index: u32,
+    ) -> Result<Response, NoiseError> {
         let mut key = [0u8; KEY_LEN];
         let mut msg = Response {
             sender: local_index,
@@ -574,11 +627,29 @@ impl Handshake {
         }
         message_ephemeral(c, &mut self.chaining_key, &mut self.hash, &msg.ephemeral)?;
         // ee
-        mix_dh(c, &mut self.chaining_key, None, &self.ephemeral_private, &self.remote_ephemeral)?;
+        mix_dh(
+            c,
+            &mut self.chaining_key,
+            None,
+            &self.ephemeral_private,
+            &self.remote_ephemeral,
+        )?;
         // se
-        mix_dh(c, &mut self.chaining_key, None, &self.ephemeral_private, &self.remote_static)?;
+        mix_dh(
+            c,
+            &mut self.chaining_key,
+            None,
+            &self.ephemeral_private,
+            &self.remote_static,
+        )?;
         // psk
-        mix_psk(c, &mut self.chaining_key, &mut self.hash, &mut key, &self.preshared_key)?;
+        mix_psk(
+            c,
+            &mut self.chaining_key,
+            &mut self.hash,
+            &mut key,
+            &self.preshared_key,
+        )?;
         // {}
         encrypt_and_hash(c, &mut msg.encrypted_nothing, &[], &key, &mut self.hash)?;
         zeroize(&mut key);
@@ -627,7 +698,11 @@ impl Handshake {
     /// Derive the transport keypair after a completed handshake
     /// (`wg_noise_handshake_begin_session`), then clear the handshake.
     /// `now` is monotonic nanoseconds (the keypair's birthdate).
-    pub fn begin_session<C: Crypto + ?Sized>(&mut self, c: &C, now: u64) -> Result<Keypair, NoiseError> {
+    pub fn begin_session<C: Crypto + ?Sized>(
+        &mut self,
+        c: &C,
+        now: u64,
+    ) -> Result<Keypair, NoiseError> {
         let initiator = match self.state {
             HandshakeState::ConsumedResponse => true,
             HandshakeState::CreatedResponse => false,
@@ -635,12 +710,30 @@ impl Handshake {
         };
         let mut first = [0u8; KEY_LEN];
         let mut second = [0u8; KEY_LEN];
-        if !kdf(c, &self.chaining_key, &[], &mut first, Some(&mut second), None) {
+        if !kdf(
+            c,
+            &self.chaining_key,
+            &[],
+            &mut first,
+            Some(&mut second),
+            None,
+        ) {
             self.clear();
             return Err(NoiseError::Crypto);
         }
-        let (send, recv) = if initiator { (first, second) } else { (second, first) };
-        let kp = Keypair::new(send, recv, initiator, self.local_index, self.remote_index, now);
+        let (send, recv) = if initiator {
+            (first, second)
+        } else {
+            (second, first)
+        };
+        let kp = Keypair::new(
+            send,
+            recv,
+            initiator,
+            self.local_index,
+            self.remote_index,
+            now,
+        );
         zeroize(&mut first);
         zeroize(&mut second);
         self.clear();

@@ -75,7 +75,11 @@ impl RateEntry {
         let tokens = self.tokens.saturating_add(elapsed).min(TOKEN_MAX);
         self.last_time_ns = now.max(self.last_time_ns);
         let ok = tokens >= PACKET_COST;
-        self.tokens = if ok { tokens.saturating_sub(PACKET_COST) } else { tokens };
+        self.tokens = if ok {
+            tokens.saturating_sub(PACKET_COST)
+        } else {
+            tokens
+        };
         ok
     }
 

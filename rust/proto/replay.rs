@@ -52,7 +52,9 @@ impl ReplayCounter {
     /// packet is new and within the window; call only after the packet
     /// authenticated.
     pub fn validate(&mut self, their_counter: u64) -> bool {
-        if self.counter >= REJECT_AFTER_MESSAGES.wrapping_add(1) || their_counter >= REJECT_AFTER_MESSAGES {
+        if self.counter >= REJECT_AFTER_MESSAGES.wrapping_add(1)
+            || their_counter >= REJECT_AFTER_MESSAGES
+        {
             return false;
         }
         // Cannot overflow: their_counter < REJECT_AFTER_MESSAGES < u64::MAX.

@@ -161,7 +161,10 @@ impl PeerTimers {
     /// New session keys were derived (`wg_timers_session_derived`).
     pub fn session_derived(&mut self, now: u64) {
         let mut slot = self.zero_key_material;
-        self.arm(&mut slot, now.saturating_add(secs(REJECT_AFTER_TIME.saturating_mul(3))));
+        self.arm(
+            &mut slot,
+            now.saturating_add(secs(REJECT_AFTER_TIME.saturating_mul(3))),
+        );
         self.zero_key_material = slot;
     }
 
@@ -188,7 +191,8 @@ impl PeerTimers {
             Some(k) => {
                 k.can_send(now)
                     && (k.sending_counter() > REKEY_AFTER_MESSAGES
-                        || (k.i_am_the_initiator && has_expired(k.birthdate, REKEY_AFTER_TIME, now)))
+                        || (k.i_am_the_initiator
+                            && has_expired(k.birthdate, REKEY_AFTER_TIME, now)))
             }
             None => false,
         }

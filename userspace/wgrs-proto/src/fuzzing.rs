@@ -19,8 +19,8 @@ use crate::proto::gate::{GatePeer, GatePolicy};
 use crate::proto::inner;
 use crate::proto::keypair::{Keypair, Keypairs};
 use crate::proto::messages::{
-    classify, CookieReply, DataHeader, Initiation, MessageKind, Response, COOKIE_REPLY_LEN, INITIATION_LEN,
-    RESPONSE_LEN,
+    classify, CookieReply, DataHeader, Initiation, MessageKind, Response, COOKIE_REPLY_LEN,
+    INITIATION_LEN, RESPONSE_LEN,
 };
 use crate::proto::noise::{consume_initiation_begin, tai64n, Handshake, StaticIdentity};
 use crate::rustcrypto::RustCrypto;
@@ -35,10 +35,24 @@ impl Crypto for DetCrypto {
     fn blake2s(&self, out: &mut [u8], key: &[u8], data: &[&[u8]]) -> bool {
         RustCrypto.blake2s(out, key, data)
     }
-    fn chacha20poly1305_encrypt(&self, b: &mut [u8], t: &mut [u8; TAG_LEN], ad: &[u8], n: u64, k: &[u8; KEY_LEN]) {
+    fn chacha20poly1305_encrypt(
+        &self,
+        b: &mut [u8],
+        t: &mut [u8; TAG_LEN],
+        ad: &[u8],
+        n: u64,
+        k: &[u8; KEY_LEN],
+    ) {
         RustCrypto.chacha20poly1305_encrypt(b, t, ad, n, k)
     }
-    fn chacha20poly1305_decrypt(&self, b: &mut [u8], t: &[u8; TAG_LEN], ad: &[u8], n: u64, k: &[u8; KEY_LEN]) -> bool {
+    fn chacha20poly1305_decrypt(
+        &self,
+        b: &mut [u8],
+        t: &[u8; TAG_LEN],
+        ad: &[u8],
+        n: u64,
+        k: &[u8; KEY_LEN],
+    ) -> bool {
         RustCrypto.chacha20poly1305_decrypt(b, t, ad, n, k)
     }
     fn xchacha20poly1305_encrypt(
@@ -108,7 +122,9 @@ fn shape(buf: &mut [u8], data: &[u8]) -> usize {
             }
             n
         }
-        _ => rest.first().map_or(buf.len(), |l| usize::from(*l).min(buf.len())),
+        _ => rest
+            .first()
+            .map_or(buf.len(), |l| usize::from(*l).min(buf.len())),
     }
 }
 
@@ -154,7 +170,9 @@ pub fn initiation(data: &[u8]) -> bool {
     let mut checker = CookieChecker::new(&c, Some(&b.public));
     let _ = checker.validate(&c, pkt, &SRC, 1, true, NOW);
     let _ = checker.create_reply(&c, pkt, 1, &SRC, 1, NOW);
-    let Ok(msg) = Initiation::parse(pkt) else { return false };
+    let Ok(msg) = Initiation::parse(pkt) else {
+        return false;
+    };
     let Ok(partial) = consume_initiation_begin(&c, &b, &msg) else {
         return false;
     };
@@ -179,28 +197,39 @@ pub fn response(data: &[u8]) -> bool {
     let Ok(m) = ha.create_initiation(&c, &a, 0x11, &tai64n(1_700_000_000, 0)) else {
         return false;
     };
-    let Ok(partial) = consume_initiation_begin(&c, &b, &m) else { return false };
+    let Ok(partial) = consume_initiation_begin(&c, &b, &m) else {
+        return false;
+    };
     let mut hb = Handshake::new(&c, &b, &a.public, &[3; KEY_LEN]);
     if hb.consume_initiation_finish(&c, &partial, NOW).is_err() {
         return false;
     }
-    let Ok(r) = hb.create_response(&c, 0x22) else { return false };
+    let Ok(r) = hb.create_response(&c, 0x22) else {
+        return false;
+    };
     let mut buf = r.to_bytes();
     let n = shape(&mut buf, data);
     let pkt = buf.get(..n).unwrap_or(&[]);
     let mut checker = CookieChecker::new(&c, Some(&a.public));
     let _ = checker.validate(&c, pkt, &SRC, 1, false, NOW);
-    let Ok(msg) = Response::parse(pkt) else { return false };
+    let Ok(msg) = Response::parse(pkt) else {
+        return false;
+    };
     if ha.consume_response(&c, &a, &msg).is_ok() {
         let Ok(kp_a) = ha.begin_session(&c, NOW) else {
             panic!("session after a valid response")
         };
         // Only the unauthenticated macs (and nothing else) may differ.
-        let Ok(kp_b) = hb.begin_session(&c, NOW) else { return false };
+        let Ok(kp_b) = hb.begin_session(&c, NOW) else {
+            return false;
+        };
         let mut pkt = [0u8; 48];
         let mut a_tx = kp_a;
         let mut b_rx = kp_b;
-        if a_tx.seal(&c, NOW, &mut pkt).is_ok() && msg.ephemeral == r.ephemeral && msg.sender == r.sender {
+        if a_tx.seal(&c, NOW, &mut pkt).is_ok()
+            && msg.ephemeral == r.ephemeral
+            && msg.sender == r.sender
+        {
             assert!(b_rx.open(&c, NOW, &mut pkt).is_ok());
         }
         return true;
@@ -227,7 +256,9 @@ pub fn cookie_reply(data: &[u8]) -> bool {
     let mut buf = r.to_bytes();
     let n = shape(&mut buf, data);
     let pkt = buf.get(..n).unwrap_or(&[]);
-    let Ok(reply) = CookieReply::parse(pkt) else { return false };
+    let Ok(reply) = CookieReply::parse(pkt) else {
+        return false;
+    };
     if cookie.consume_reply(&c, &reply, NOW).is_ok() {
         assert!(cookie.has_valid_cookie(NOW));
         // With the cookie, mac2 must now validate under load.
@@ -257,7 +288,9 @@ pub fn transport(data: &[u8]) -> bool {
         return false;
     }
     let n = shape(&mut buf, data);
-    let Some(pkt) = buf.get_mut(..n) else { return false };
+    let Some(pkt) = buf.get_mut(..n) else {
+        return false;
+    };
     if let Ok((len, ctr, _)) = kps.open(&c, NOW, pkt) {
         assert_eq!(ctr, 0);
         assert_eq!(len, 64);

@@ -57,7 +57,14 @@ impl Crypto for RustCrypto {
         }
     }
 
-    fn chacha20poly1305_encrypt(&self, buf: &mut [u8], tag: &mut [u8; TAG_LEN], ad: &[u8], nonce: u64, key: &[u8; KEY_LEN]) {
+    fn chacha20poly1305_encrypt(
+        &self,
+        buf: &mut [u8],
+        tag: &mut [u8; TAG_LEN],
+        ad: &[u8],
+        nonce: u64,
+        key: &[u8; KEY_LEN],
+    ) {
         let c = ChaCha20Poly1305::new(key.into());
         match c.encrypt_in_place_detached(&nonce64(nonce), ad, buf) {
             Ok(t) => tag.copy_from_slice(&t),
@@ -66,9 +73,17 @@ impl Crypto for RustCrypto {
         }
     }
 
-    fn chacha20poly1305_decrypt(&self, buf: &mut [u8], tag: &[u8; TAG_LEN], ad: &[u8], nonce: u64, key: &[u8; KEY_LEN]) -> bool {
+    fn chacha20poly1305_decrypt(
+        &self,
+        buf: &mut [u8],
+        tag: &[u8; TAG_LEN],
+        ad: &[u8],
+        nonce: u64,
+        key: &[u8; KEY_LEN],
+    ) -> bool {
         let c = ChaCha20Poly1305::new(key.into());
-        c.decrypt_in_place_detached(&nonce64(nonce), ad, buf, Tag::from_slice(tag)).is_ok()
+        c.decrypt_in_place_detached(&nonce64(nonce), ad, buf, Tag::from_slice(tag))
+            .is_ok()
     }
 
     fn xchacha20poly1305_encrypt(
@@ -95,10 +110,16 @@ impl Crypto for RustCrypto {
         key: &[u8; KEY_LEN],
     ) -> bool {
         let c = XChaCha20Poly1305::new(key.into());
-        c.decrypt_in_place_detached(XNonce::from_slice(nonce), ad, buf, Tag::from_slice(tag)).is_ok()
+        c.decrypt_in_place_detached(XNonce::from_slice(nonce), ad, buf, Tag::from_slice(tag))
+            .is_ok()
     }
 
-    fn curve25519(&self, out: &mut [u8; KEY_LEN], secret: &[u8; KEY_LEN], basepoint: &[u8; KEY_LEN]) -> bool {
+    fn curve25519(
+        &self,
+        out: &mut [u8; KEY_LEN],
+        secret: &[u8; KEY_LEN],
+        basepoint: &[u8; KEY_LEN],
+    ) -> bool {
         let s = x25519_dalek::StaticSecret::from(*secret);
         let p = x25519_dalek::PublicKey::from(*basepoint);
         *out = s.diffie_hellman(&p).to_bytes();

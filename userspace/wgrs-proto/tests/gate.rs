@@ -48,9 +48,20 @@ fn new_peers_start_locked_and_only_auth_port_passes() {
     // Unparseable inner packet from a locked peer: dropped.
     assert_eq!(p.inbound(&POLICY, T0, None, true).verdict, Verdict::Drop);
     // Outbound: only from the auth port.
-    assert_eq!(p.outbound(&POLICY, T0, Some(&hdr(IPPROTO_TCP, AUTH, 40000))).verdict, Verdict::Pass);
-    assert_eq!(p.outbound(&POLICY, T0, Some(&hdr(IPPROTO_TCP, 22, 40000))).verdict, Verdict::Drop);
-    assert_eq!(p.outbound(&POLICY, T0, Some(&hdr(1, AUTH, 0))).verdict, Verdict::Drop);
+    assert_eq!(
+        p.outbound(&POLICY, T0, Some(&hdr(IPPROTO_TCP, AUTH, 40000)))
+            .verdict,
+        Verdict::Pass
+    );
+    assert_eq!(
+        p.outbound(&POLICY, T0, Some(&hdr(IPPROTO_TCP, 22, 40000)))
+            .verdict,
+        Verdict::Drop
+    );
+    assert_eq!(
+        p.outbound(&POLICY, T0, Some(&hdr(1, AUTH, 0))).verdict,
+        Verdict::Drop
+    );
     assert_eq!(p.outbound(&POLICY, T0, None).verdict, Verdict::Drop);
     assert_eq!(p.tx_dropped, 3);
 }
@@ -58,9 +69,16 @@ fn new_peers_start_locked_and_only_auth_port_passes() {
 #[test]
 fn exempt_and_gate_off_pass_everything() {
     let mut e = GatePeer::new(true);
-    assert_eq!(e.inbound(&POLICY, T0, Some(&hdr(IPPROTO_TCP, 1, 22)), true).verdict, Verdict::Pass);
+    assert_eq!(
+        e.inbound(&POLICY, T0, Some(&hdr(IPPROTO_TCP, 1, 22)), true)
+            .verdict,
+        Verdict::Pass
+    );
     assert_eq!(e.outbound(&POLICY, T0, None).verdict, Verdict::Pass);
-    let off = GatePolicy { idle_timeout: 0, ..POLICY };
+    let off = GatePolicy {
+        idle_timeout: 0,
+        ..POLICY
+    };
     let mut p = GatePeer::new(false);
     assert_eq!(p.inbound(&off, T0, None, false).verdict, Verdict::Pass);
     assert_eq!(p.outbound(&off, T0, None).verdict, Verdict::Pass);
@@ -72,7 +90,10 @@ fn authorize_then_idle_expiry() {
     assert!(p.authorize(T0));
     assert!(!p.authorize(T0), "idempotent");
     let ssh = hdr(IPPROTO_TCP, 40000, 22);
-    assert_eq!(p.inbound(&POLICY, T0 + 200 * S, Some(&ssh), true).verdict, Verdict::Pass);
+    assert_eq!(
+        p.inbound(&POLICY, T0 + 200 * S, Some(&ssh), true).verdict,
+        Verdict::Pass
+    );
     // Activity at T0+200 pushes the idle deadline.
     assert_eq!(p.next_deadline(&POLICY), Some(T0 + 500 * S));
     assert_eq!(p.tick(&POLICY, T0 + 500 * S - 1), None);
@@ -91,7 +112,11 @@ fn auth_port_traffic_is_not_activity() {
     }
     let d = p.inbound(&POLICY, T0 + 300 * S, Some(&auth), true);
     assert_eq!(d.locked, Some(LockReason::Idle));
-    assert_eq!(d.verdict, Verdict::Pass, "auth port still passes when locked");
+    assert_eq!(
+        d.verdict,
+        Verdict::Pass,
+        "auth port still passes when locked"
+    );
 }
 
 #[test]
@@ -137,9 +162,15 @@ fn inbound_packet_parses_real_headers() {
     pkt[20..22].copy_from_slice(&40000u16.to_be_bytes());
     pkt[22..24].copy_from_slice(&AUTH.to_be_bytes());
     let local = |a: &IpAddr| *a == IpAddr::V4(LOCAL);
-    assert_eq!(p.inbound_packet(&POLICY, T0, &pkt, local).verdict, Verdict::Pass);
+    assert_eq!(
+        p.inbound_packet(&POLICY, T0, &pkt, local).verdict,
+        Verdict::Pass
+    );
     pkt[16..20].copy_from_slice(&[10, 9, 0, 3]);
-    assert_eq!(p.inbound_packet(&POLICY, T0, &pkt, local).verdict, Verdict::Drop);
+    assert_eq!(
+        p.inbound_packet(&POLICY, T0, &pkt, local).verdict,
+        Verdict::Drop
+    );
     assert!(inner::parse(&pkt).is_ok());
 }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use boringtun::noise::rate_limiter::RateLimiter;
 use boringtun::noise::{Tunn, TunnResult};
 use boringtun::x25519::{PublicKey, StaticSecret};
-use common::{ipv4_udp, keypair_from, Out, Ours, C};
+use common::{ipv4_udp, keypair_from, Ours, Out, C};
 use wgrs_proto::proto::constants::NSEC_PER_SEC;
 use wgrs_proto::proto::crypto::Crypto;
 
@@ -104,7 +104,11 @@ fn exchange(p: &mut Pair, tag: &[u8]) {
     let pkt = p.ours.send(&ip, p.now).expect("ours has a sending key");
     let (net, tun) = bt_in(&mut p.bt, &pkt);
     assert!(net.is_none());
-    assert_eq!(tun.as_deref(), Some(&ip[..]), "boringtun decrypted our data");
+    assert_eq!(
+        tun.as_deref(),
+        Some(&ip[..]),
+        "boringtun decrypted our data"
+    );
 
     let ip2 = ipv4_udp(&[tag, b"-reply"].concat());
     let pkt = bt_send(&mut p.bt, &ip2);
@@ -115,7 +119,10 @@ fn exchange(p: &mut Pair, tag: &[u8]) {
         p.ours.kps.current.as_ref().map(|k| k.local_index),
         "boringtun uses the newest session"
     );
-    assert!(got[ip2.len()..].iter().all(|b| *b == 0), "anything after the IP packet is zero padding");
+    assert!(
+        got[ip2.len()..].iter().all(|b| *b == 0),
+        "anything after the IP packet is zero padding"
+    );
 }
 
 fn ours_initiates(p: &mut Pair) {
@@ -150,7 +157,10 @@ fn boringtun_initiator_data_both_ways_with_key_confirmation() {
     let mut p = pair(false, true);
     let init = bt_initiation(&mut p.bt, false);
     let resp = expect_net(p.ours.receive(&init, p.now, SRC, PORT));
-    assert!(p.ours.send(b"x", p.now).is_none(), "responder waits for confirmation");
+    assert!(
+        p.ours.send(b"x", p.now).is_none(),
+        "responder waits for confirmation"
+    );
     let (net, _) = bt_in(&mut p.bt, &resp);
     let confirm = net.expect("boringtun confirms");
     assert!(expect_tunnel(p.ours.receive(&confirm, p.now, SRC, PORT)).is_empty());
@@ -205,8 +215,14 @@ fn cookie_reply_from_boringtun_under_load() {
     exchange(&mut p, b"cookie");
 
     // The cookie expires after 120 s - 5 s of latency margin.
-    assert!(p.ours.cookie.has_valid_cookie(got_cookie + 115 * NSEC_PER_SEC - 1));
-    assert!(!p.ours.cookie.has_valid_cookie(got_cookie + 115 * NSEC_PER_SEC));
+    assert!(p
+        .ours
+        .cookie
+        .has_valid_cookie(got_cookie + 115 * NSEC_PER_SEC - 1));
+    assert!(!p
+        .ours
+        .cookie
+        .has_valid_cookie(got_cookie + 115 * NSEC_PER_SEC));
 }
 
 #[test]
@@ -234,11 +250,17 @@ fn tampered_packets_are_rejected() {
     let mut pkt = bt_send(&mut p.bt, &ipv4_udp(b"tamper"));
     let last = pkt.len() - 1;
     pkt[last] ^= 1;
-    assert!(matches!(p.ours.receive(&pkt, p.now, SRC, PORT), Out::Dropped(_)));
+    assert!(matches!(
+        p.ours.receive(&pkt, p.now, SRC, PORT),
+        Out::Dropped(_)
+    ));
     // And a replay of a valid packet is rejected.
     let pkt = bt_send(&mut p.bt, &ipv4_udp(b"once"));
     expect_tunnel(p.ours.receive(&pkt, p.now, SRC, PORT));
-    assert!(matches!(p.ours.receive(&pkt, p.now, SRC, PORT), Out::Dropped(_)));
+    assert!(matches!(
+        p.ours.receive(&pkt, p.now, SRC, PORT),
+        Out::Dropped(_)
+    ));
 }
 
 #[test]
@@ -254,11 +276,17 @@ fn timer_driven_rekey_after_rekey_after_time() {
     assert!(!p.ours.timers.keep_key_fresh_send(kp, p.now));
     p.now = born + REKEY_AFTER_TIME * NSEC_PER_SEC;
     let kp = p.ours.kps.current.as_ref();
-    assert!(p.ours.timers.keep_key_fresh_send(kp, p.now), "time to rekey");
+    assert!(
+        p.ours.timers.keep_key_fresh_send(kp, p.now),
+        "time to rekey"
+    );
     assert!(p.ours.timers.should_send_initiation(p.now, false));
     ours_initiates(&mut p);
     exchange(&mut p, b"after");
-    assert!(!p.ours.timers.keep_key_fresh_send(p.ours.kps.current.as_ref(), p.now));
+    assert!(!p
+        .ours
+        .timers
+        .keep_key_fresh_send(p.ours.kps.current.as_ref(), p.now));
 }
 
 #[test]
@@ -268,7 +296,10 @@ fn rekey_after_messages() {
     ours_initiates(&mut p);
     let kp = p.ours.kps.current.as_mut().unwrap();
     kp.set_sending_counter(REKEY_AFTER_MESSAGES + 1);
-    assert!(p.ours.timers.keep_key_fresh_send(p.ours.kps.current.as_ref(), p.now));
+    assert!(p
+        .ours
+        .timers
+        .keep_key_fresh_send(p.ours.kps.current.as_ref(), p.now));
     let kp = p.ours.kps.current.as_mut().unwrap();
     kp.set_sending_counter(REJECT_AFTER_MESSAGES - 1);
     assert!(kp.next_nonce(p.now).is_ok());

@@ -5,16 +5,20 @@
 
 mod common;
 
-use common::{keypair_from, Out, Ours, C};
+use common::{keypair_from, Ours, Out, C};
 use hmac::{Mac, SimpleHmac};
 use proptest::prelude::*;
 use wgrs_proto::proto::constants::*;
-use wgrs_proto::proto::cookie::{handshake_action, CookieError, HandshakeAction, LoadTracker, MacState};
+use wgrs_proto::proto::cookie::{
+    handshake_action, CookieError, HandshakeAction, LoadTracker, MacState,
+};
 use wgrs_proto::proto::crypto::Crypto;
 use wgrs_proto::proto::inner::{self, InnerError, IpAddr, IPPROTO_TCP, IPPROTO_UDP};
 use wgrs_proto::proto::keypair::{Keypair, Slot, TransportError};
 use wgrs_proto::proto::messages::Initiation;
-use wgrs_proto::proto::noise::{consume_initiation_begin, hmac as our_hmac, kdf, tai64n, HandshakeState, NoiseError};
+use wgrs_proto::proto::noise::{
+    consume_initiation_begin, hmac as our_hmac, kdf, tai64n, HandshakeState, NoiseError,
+};
 use wgrs_proto::proto::ratelimit::{RateEntry, RateKey, PACKET_COST, TOKEN_MAX};
 
 const S: u64 = NSEC_PER_SEC;
@@ -60,10 +64,16 @@ fn replayed_initiation_and_flood_rejected() {
     let init = a.initiation(now);
     net(b.receive(&init, now, A, 1));
     // Exact replay: timestamp not greater.
-    assert_eq!(b.receive(&init, now + S, A, 1), Out::Dropped("init finish Replay".into()));
+    assert_eq!(
+        b.receive(&init, now + S, A, 1),
+        Out::Dropped("init finish Replay".into())
+    );
     // A fresh initiation 10 ms later is a flood.
     let init2 = a.initiation(now);
-    assert_eq!(b.receive(&init2, now + 10_000_000, A, 1), Out::Dropped("init finish Flood".into()));
+    assert_eq!(
+        b.receive(&init2, now + 10_000_000, A, 1),
+        Out::Dropped("init finish Flood".into())
+    );
     let init3 = a.initiation(now);
     net(b.receive(&init3, now + 30_000_000, A, 1));
 }
@@ -73,7 +83,10 @@ fn psk_mismatch_fails_at_response() {
     let (mut a, mut b) = two([1; 32], [2; 32]);
     let init = a.initiation(0);
     let resp = net(b.receive(&init, 0, A, 1));
-    assert_eq!(a.receive(&resp, 0, A, 1), Out::Dropped("response Decrypt".into()));
+    assert_eq!(
+        a.receive(&resp, 0, A, 1),
+        Out::Dropped("response Decrypt".into())
+    );
 }
 
 #[test]
@@ -85,7 +98,10 @@ fn unknown_peer_and_wrong_responder() {
     assert!(matches!(d.receive(&init, 0, A, 1), Out::Dropped(s) if s.contains("InvalidMac")));
     // Even with the mac check bypassed, decryption of the static fails.
     let m = Initiation::parse(&init).unwrap();
-    assert_eq!(consume_initiation_begin(&C, &d.id, &m).err(), Some(NoiseError::Decrypt));
+    assert_eq!(
+        consume_initiation_begin(&C, &d.id, &m).err(),
+        Some(NoiseError::Decrypt)
+    );
 }
 
 #[test]
@@ -95,12 +111,18 @@ fn low_order_points_are_rejected() {
     let mut m = Initiation::parse(&init).unwrap();
     // Ephemeral = a low-order point (all zero gives an all-zero DH).
     m.ephemeral = [0; 32];
-    assert_eq!(consume_initiation_begin(&C, &b.id, &m).err(), Some(NoiseError::ZeroDh));
+    assert_eq!(
+        consume_initiation_begin(&C, &b.id, &m).err(),
+        Some(NoiseError::ZeroDh)
+    );
     // A peer whose static key is low order: static-static precomputation is zero.
     let (sk, _) = keypair_from(1);
     let id = wgrs_proto::proto::noise::StaticIdentity::from_private(&C, &sk).unwrap();
     let mut hs = wgrs_proto::proto::noise::Handshake::new(&C, &id, &[0; 32], &[0; 32]);
-    assert_eq!(hs.create_initiation(&C, &id, 1, &tai64n(1, 0)).err(), Some(NoiseError::ZeroDh));
+    assert_eq!(
+        hs.create_initiation(&C, &id, 1, &tai64n(1, 0)).err(),
+        Some(NoiseError::ZeroDh)
+    );
     assert_eq!(hs.state(), HandshakeState::Zeroed);
     let _ = &mut b;
 }
@@ -126,7 +148,11 @@ fn tai64n_layout_and_order() {
     let a = tai64n(1_700_000_000, 999_999_999);
     let b = tai64n(1_700_000_001, 0);
     assert!(a < b);
-    assert_eq!(u32::from_be_bytes(a[8..].try_into().unwrap()) % (1 << 24), 0, "rounded");
+    assert_eq!(
+        u32::from_be_bytes(a[8..].try_into().unwrap()) % (1 << 24),
+        0,
+        "rounded"
+    );
     let _ = tai64n(u64::MAX, u32::MAX);
 }
 
@@ -146,7 +172,14 @@ proptest! {
 fn kdf_outputs_chain() {
     let ck = [5u8; 32];
     let (mut a1, mut a2, mut a3) = ([0u8; 32], [0u8; 32], [0u8; 32]);
-    assert!(kdf(&C, &ck, b"input", &mut a1, Some(&mut a2), Some(&mut a3)));
+    assert!(kdf(
+        &C,
+        &ck,
+        b"input",
+        &mut a1,
+        Some(&mut a2),
+        Some(&mut a3)
+    ));
     let mut secret = [0u8; 32];
     our_hmac(&C, &mut secret, &ck, &[b"input"]);
     let mut e1 = [0u8; 32];
@@ -207,14 +240,22 @@ fn cookie_secret_rotates_every_two_minutes() {
     assert!(a.cookie.has_valid_cookie(late));
     // Force b's secret to be older than 120 s at `late`: b made it at t.
     let init = a.initiation(t + 121 * S);
-    assert_eq!(net(b.receive(&init, t + 121 * S, A, 1)).len(), 64, "rotated secret");
+    assert_eq!(
+        net(b.receive(&init, t + 121 * S, A, 1)).len(),
+        64,
+        "rotated secret"
+    );
     // A cookie reply is taken once per sent mac1, and must match that mac1.
     let r = wgrs_proto::proto::messages::CookieReply::parse(&reply).unwrap();
     let mut pc = wgrs_proto::proto::cookie::PeerCookie::new(&C, &b.id.public);
     assert_eq!(pc.consume_reply(&C, &r, t), Err(CookieError::Unexpected));
     let mut msg = [0u8; 148];
     pc.add_macs(&C, &mut msg, t).unwrap();
-    assert_eq!(pc.consume_reply(&C, &r, t), Err(CookieError::Decrypt), "other mac1");
+    assert_eq!(
+        pc.consume_reply(&C, &r, t),
+        Err(CookieError::Decrypt),
+        "other mac1"
+    );
 }
 
 #[test]
@@ -238,10 +279,19 @@ fn keypair_limits_and_tampering() {
     p[4] ^= 1;
     assert_eq!(rx.open(&C, 0, &mut p), Err(TransportError::KeyInvalid));
     // Expiry after REJECT_AFTER_TIME, both directions.
-    assert_eq!(tx.seal(&C, 180 * S, &mut pkt), Err(TransportError::KeyInvalid));
+    assert_eq!(
+        tx.seal(&C, 180 * S, &mut pkt),
+        Err(TransportError::KeyInvalid)
+    );
     let mut p = pkt.clone();
-    assert_eq!(rx.open(&C, 180 * S, &mut p), Err(TransportError::KeyInvalid));
-    assert_eq!(tx.seal(&C, 0, &mut [0u8; 31]), Err(TransportError::BadLength));
+    assert_eq!(
+        rx.open(&C, 180 * S, &mut p),
+        Err(TransportError::KeyInvalid)
+    );
+    assert_eq!(
+        tx.seal(&C, 0, &mut [0u8; 31]),
+        Err(TransportError::BadLength)
+    );
     tx.invalidate();
     assert_eq!(tx.seal(&C, 0, &mut pkt), Err(TransportError::KeyInvalid));
 }
@@ -256,10 +306,18 @@ fn responder_keypair_waits_for_confirmation() {
     assert!(k.received_with(Slot::Next));
     assert!(k.sending(0).is_some());
     k.add(Keypair::new([3; 32], [4; 32], false, 2, 12, 0));
-    assert_eq!(k.sending(0).unwrap().local_index, 1, "old key keeps sending");
+    assert_eq!(
+        k.sending(0).unwrap().local_index,
+        1,
+        "old key keeps sending"
+    );
     k.add(Keypair::new([5; 32], [6; 32], true, 3, 13, 0));
     assert_eq!(k.sending(0).unwrap().local_index, 3);
-    assert_eq!(k.previous.as_ref().unwrap().local_index, 2, "unconfirmed next becomes previous");
+    assert_eq!(
+        k.previous.as_ref().unwrap().local_index,
+        2,
+        "unconfirmed next becomes previous"
+    );
     k.expire(180 * S);
     assert!(k.sending(180 * S).is_none());
 }
@@ -275,7 +333,8 @@ fn nonce_exhaustion() {
     assert_eq!(kp.sending_counter(), 3);
     let mut rx = Keypair::new([1; 32], [1; 32], false, 9, 7, 0);
     let mut p = vec![0u8; 32];
-    kp.seal_with_nonce(&C, REJECT_AFTER_MESSAGES, &mut p).unwrap();
+    kp.seal_with_nonce(&C, REJECT_AFTER_MESSAGES, &mut p)
+        .unwrap();
     p[4..8].copy_from_slice(&9u32.to_le_bytes());
     assert_eq!(rx.open(&C, 0, &mut p), Err(TransportError::NonceExhausted));
 }
@@ -347,12 +406,15 @@ fn inner_ipv4_table() {
         (v4(IPPROTO_UDP, 6, 32, 0, 0), Ok(ports)),  // options
         (v4(1, 5, 28, 0, 0), Ok(None)),             // ICMP
         (v4(IPPROTO_TCP, 5, 40, 0x2000, 0), Ok(ports)), // MF, offset 0
-        (v4(IPPROTO_TCP, 5, 40, 0x0001, 0), Ok(None)),  // later fragment
-        (v4(IPPROTO_TCP, 5, 22, 0, 0), Ok(None)),       // ports cut off
+        (v4(IPPROTO_TCP, 5, 40, 0x0001, 0), Ok(None)), // later fragment
+        (v4(IPPROTO_TCP, 5, 22, 0, 0), Ok(None)),   // ports cut off
         (v4(IPPROTO_TCP, 4, 40, 0, 0), Err(InnerError::Malformed)),
         (v4(IPPROTO_TCP, 5, 19, 0, 1), Err(InnerError::Malformed)),
         (v4(IPPROTO_TCP, 15, 40, 0, 0), Err(InnerError::Malformed)),
-        (v4(IPPROTO_TCP, 5, 40, 0, 0)[..39].to_vec(), Err(InnerError::Truncated)),
+        (
+            v4(IPPROTO_TCP, 5, 40, 0, 0)[..39].to_vec(),
+            Err(InnerError::Truncated),
+        ),
         (vec![0x45; 10], Err(InnerError::Truncated)),
         (vec![0x55; 40], Err(InnerError::BadVersion)),
         (vec![], Err(InnerError::Truncated)),
@@ -361,7 +423,15 @@ fn inner_ipv4_table() {
         assert_eq!(inner::parse(pkt).map(|h| h.ports), *want, "case {i}");
     }
     let h = inner::parse(&cases[0].0).unwrap();
-    assert_eq!((h.src, h.dst, h.protocol, h.ip_len), (IpAddr::V4([10, 0, 0, 1]), IpAddr::V4([10, 0, 0, 2]), IPPROTO_TCP, 40));
+    assert_eq!(
+        (h.src, h.dst, h.protocol, h.ip_len),
+        (
+            IpAddr::V4([10, 0, 0, 1]),
+            IpAddr::V4([10, 0, 0, 2]),
+            IPPROTO_TCP,
+            40
+        )
+    );
 }
 
 fn v6(next: u8, ext: &[u8], l4: &[u8]) -> Vec<u8> {
@@ -384,19 +454,35 @@ fn inner_ipv6_table() {
     let frag0 = [IPPROTO_TCP, 0, 0, 1, 0, 0, 0, 1];
     let frag8 = [IPPROTO_TCP, 0, 0, 8, 0, 0, 0, 1];
     let cases: Vec<(Vec<u8>, ProtoPortsResult)> = vec![
-        (v6(IPPROTO_TCP, &[], &l4), Ok((IPPROTO_TCP, Some((1111, 2222))))),
+        (
+            v6(IPPROTO_TCP, &[], &l4),
+            Ok((IPPROTO_TCP, Some((1111, 2222)))),
+        ),
         (v6(0, &hop, &l4), Ok((IPPROTO_UDP, Some((1111, 2222))))),
         (v6(44, &frag0, &l4), Ok((IPPROTO_TCP, Some((1111, 2222))))),
         (v6(44, &frag8, &l4), Ok((IPPROTO_TCP, None))),
         (v6(58, &[], &l4), Ok((58, None))),
         (v6(IPPROTO_TCP, &[], &l4[..3]), Ok((IPPROTO_TCP, None))),
-        (v6(0, &[IPPROTO_UDP, 2, 0, 0, 0, 0, 0, 0], &l4), Err(InnerError::Malformed)),
-        (v6(0, &[IPPROTO_UDP, 1, 0, 0, 0, 0, 0, 0], &l4), Ok((IPPROTO_UDP, None))),
-        (v6(IPPROTO_TCP, &[], &l4)[..45].to_vec(), Err(InnerError::Truncated)),
+        (
+            v6(0, &[IPPROTO_UDP, 2, 0, 0, 0, 0, 0, 0], &l4),
+            Err(InnerError::Malformed),
+        ),
+        (
+            v6(0, &[IPPROTO_UDP, 1, 0, 0, 0, 0, 0, 0], &l4),
+            Ok((IPPROTO_UDP, None)),
+        ),
+        (
+            v6(IPPROTO_TCP, &[], &l4)[..45].to_vec(),
+            Err(InnerError::Truncated),
+        ),
         (vec![0x60; 39], Err(InnerError::Truncated)),
     ];
     for (i, (pkt, want)) in cases.iter().enumerate() {
-        assert_eq!(inner::parse(pkt).map(|h| (h.protocol, h.ports)), *want, "case {i}");
+        assert_eq!(
+            inner::parse(pkt).map(|h| (h.protocol, h.ports)),
+            *want,
+            "case {i}"
+        );
     }
     // A chain of 9 hop-by-hop headers stops walking after 8.
     let mut ext = Vec::new();

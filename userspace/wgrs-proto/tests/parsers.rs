@@ -43,14 +43,29 @@ fn strict_type_and_length_table() {
         w[2] = 1;
         assert_eq!(classify(&w), Err(ParseError::BadType));
     }
-    assert_eq!(classify(&with_type(vec![], 4, DATA_MIN_LEN - 1)), Err(ParseError::BadLength));
-    assert_eq!(classify(&with_type(vec![], 0, 148)), Err(ParseError::BadType));
-    assert_eq!(classify(&with_type(vec![], 5, 148)), Err(ParseError::BadType));
+    assert_eq!(
+        classify(&with_type(vec![], 4, DATA_MIN_LEN - 1)),
+        Err(ParseError::BadLength)
+    );
+    assert_eq!(
+        classify(&with_type(vec![], 0, 148)),
+        Err(ParseError::BadType)
+    );
+    assert_eq!(
+        classify(&with_type(vec![], 5, 148)),
+        Err(ParseError::BadType)
+    );
     assert_eq!(classify(&[1, 0, 0]), Err(ParseError::TooShort));
     assert_eq!(classify(&[]), Err(ParseError::TooShort));
     // Typed parsers refuse other types.
-    assert_eq!(Initiation::parse(&with_type(vec![], 2, 148)), Err(ParseError::BadType));
-    assert_eq!(Response::parse(&with_type(vec![], 2, 148)), Err(ParseError::BadLength));
+    assert_eq!(
+        Initiation::parse(&with_type(vec![], 2, 148)),
+        Err(ParseError::BadType)
+    );
+    assert_eq!(
+        Response::parse(&with_type(vec![], 2, 148)),
+        Err(ParseError::BadLength)
+    );
 }
 
 #[test]
@@ -60,9 +75,17 @@ fn padding() {
     assert_eq!(padded_len(16, 1420), 16);
     assert_eq!(padded_len(1419, 1420), 1420);
     assert_eq!(padded_len(1420, 1420), 1420);
-    assert_eq!(padded_len(1500, 1420), 1500, "over-MTU: len % mtu = 80 is aligned");
+    assert_eq!(
+        padded_len(1500, 1420),
+        1500,
+        "over-MTU: len % mtu = 80 is aligned"
+    );
     assert_eq!(padded_len(1501, 1420), 1516);
-    assert_eq!(padded_len(2839, 1420), 2840, "capped at mtu for the last unit");
+    assert_eq!(
+        padded_len(2839, 1420),
+        2840,
+        "capped at mtu for the last unit"
+    );
     assert_eq!(padded_len(17, 0), 32, "unknown mtu");
     assert_eq!(padding_len(0, 0), 0);
     assert_eq!(padded_len(usize::MAX, 1420), usize::MAX);

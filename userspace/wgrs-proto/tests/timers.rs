@@ -22,8 +22,14 @@ fn drain(t: &mut PeerTimers, now: u64) -> Vec<TimerAction> {
 fn constants() {
     assert_eq!(REKEY_AFTER_MESSAGES, 1 << 60);
     assert_eq!(REJECT_AFTER_MESSAGES, u64::MAX - 8192);
-    assert_eq!((REKEY_AFTER_TIME, REJECT_AFTER_TIME, REKEY_ATTEMPT_TIME), (120, 180, 90));
-    assert_eq!((REKEY_TIMEOUT, KEEPALIVE_TIMEOUT, MAX_TIMER_HANDSHAKES), (5, 10, 18));
+    assert_eq!(
+        (REKEY_AFTER_TIME, REJECT_AFTER_TIME, REKEY_ATTEMPT_TIME),
+        (120, 180, 90)
+    );
+    assert_eq!(
+        (REKEY_TIMEOUT, KEEPALIVE_TIMEOUT, MAX_TIMER_HANDSHAKES),
+        (5, 10, 18)
+    );
     assert_eq!(REKEY_TIMEOUT_JITTER_MAX_NS, 333_000_000);
     assert_eq!(jitter_from_random(0), 0);
     assert!(jitter_from_random(u32::MAX) < REKEY_TIMEOUT_JITTER_MAX_NS);
@@ -38,7 +44,10 @@ fn retransmits_then_gives_up_after_90s_and_zeroes_keys_later() {
     let mut sent = 1;
     loop {
         let d = t.next_deadline().unwrap();
-        assert!(drain(&mut t, d - 1).is_empty(), "nothing before the deadline");
+        assert!(
+            drain(&mut t, d - 1).is_empty(),
+            "nothing before the deadline"
+        );
         now = d;
         match drain(&mut t, now).as_slice() {
             [TimerAction::RetransmitInitiation] => {
@@ -55,7 +64,10 @@ fn retransmits_then_gives_up_after_90s_and_zeroes_keys_later() {
     assert!(now - T0 >= (MAX_TIMER_HANDSHAKES as u64 + 1) * REKEY_TIMEOUT * S);
     // Zeroing scheduled 3 x REJECT_AFTER_TIME after giving up.
     assert_eq!(t.next_deadline(), Some(now + 3 * REJECT_AFTER_TIME * S));
-    assert_eq!(drain(&mut t, now + 3 * REJECT_AFTER_TIME * S), vec![TimerAction::ZeroKeyMaterial]);
+    assert_eq!(
+        drain(&mut t, now + 3 * REJECT_AFTER_TIME * S),
+        vec![TimerAction::ZeroKeyMaterial]
+    );
     assert_eq!(t.next_deadline(), None);
 }
 
@@ -108,7 +120,10 @@ fn persistent_keepalive() {
     let mut t = PeerTimers::new(25);
     t.any_authenticated_packet_traversal(T0);
     assert_eq!(t.next_deadline(), Some(T0 + 25 * S));
-    assert_eq!(drain(&mut t, T0 + 25 * S), vec![TimerAction::PersistentKeepalive]);
+    assert_eq!(
+        drain(&mut t, T0 + 25 * S),
+        vec![TimerAction::PersistentKeepalive]
+    );
     let mut off = PeerTimers::new(0);
     off.any_authenticated_packet_traversal(T0);
     assert_eq!(off.next_deadline(), None);

@@ -11,8 +11,8 @@ use wgrs_proto::proto::keypair::Keypairs;
 use wgrs_proto::proto::messages::{
     classify, CookieReply, Initiation, MessageKind, Response, DATA_HEADER_LEN,
 };
-use wgrs_proto::proto::timers::PeerTimers;
 use wgrs_proto::proto::noise::{consume_initiation_begin, tai64n, Handshake, StaticIdentity};
+use wgrs_proto::proto::timers::PeerTimers;
 use wgrs_proto::rustcrypto::RustCrypto;
 
 pub const C: RustCrypto = RustCrypto;
@@ -110,13 +110,18 @@ impl Ours {
         match classify(pkt) {
             Err(e) => Out::Dropped(format!("classify {e:?}")),
             Ok(MessageKind::Initiation) | Ok(MessageKind::Response) => {
-                let mac = self.checker.validate(&C, pkt, &src, port, self.under_load, now);
+                let mac = self
+                    .checker
+                    .validate(&C, pkt, &src, port, self.under_load, now);
                 match handshake_action(self.under_load, mac, true) {
                     HandshakeAction::Drop => return Out::Dropped(format!("mac {mac:?}")),
                     HandshakeAction::SendCookieReply => {
                         // sender index is at offset 4 in both messages
                         let sender = u32::from_le_bytes(pkt[4..8].try_into().unwrap());
-                        let r = self.checker.create_reply(&C, pkt, sender, &src, port, now).unwrap();
+                        let r = self
+                            .checker
+                            .create_reply(&C, pkt, sender, &src, port, now)
+                            .unwrap();
                         return Out::Network(r.to_bytes().to_vec());
                     }
                     HandshakeAction::Process => {}
@@ -167,7 +172,8 @@ impl Ours {
                 let mut buf = pkt.to_vec();
                 match self.kps.open(&C, now, &mut buf) {
                     Ok((n, _, _)) => {
-                        self.last_rx_index = Some(u32::from_le_bytes(pkt[4..8].try_into().unwrap()));
+                        self.last_rx_index =
+                            Some(u32::from_le_bytes(pkt[4..8].try_into().unwrap()));
                         Out::Tunnel(buf[DATA_HEADER_LEN..DATA_HEADER_LEN + n].to_vec())
                     }
                     Err(e) => Out::Dropped(format!("data {e:?}")),
