@@ -1,0 +1,8 @@
+// SPDX-License-Identifier: GPL-2.0
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    wgrs_proto::fuzzing::messages(data);
+});
