@@ -110,13 +110,11 @@ fn parse_peer(buf: &[u8]) -> Result<Peer, Error> {
                     attr::get_u16("WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL", v)?;
                 peer.flags.has_persistent_keepalive_interval = true;
             }
-            WGPEER_A_LAST_HANDSHAKE_TIME => {
-                if v.len() == 16 {
-                    peer.last_handshake_time = Timespec {
-                        sec: attr::get_i64("last handshake", &v[..8])?,
-                        nsec: attr::get_i64("last handshake", &v[8..])?,
-                    };
-                }
+            WGPEER_A_LAST_HANDSHAKE_TIME if v.len() == 16 => {
+                peer.last_handshake_time = Timespec {
+                    sec: attr::get_i64("last handshake", &v[..8])?,
+                    nsec: attr::get_i64("last handshake", &v[8..])?,
+                };
             }
             WGPEER_A_RX_BYTES => peer.rx_bytes = attr::get_u64("WGPEER_A_RX_BYTES", v)?,
             WGPEER_A_TX_BYTES => peer.tx_bytes = attr::get_u64("WGPEER_A_TX_BYTES", v)?,

@@ -20,7 +20,7 @@ fn many_ips(count: usize) -> Vec<AllowedIp> {
     (0..count)
         .map(|i| {
             let i = i as u32;
-            if i % 2 == 0 {
+            if i.is_multiple_of(2) {
                 AllowedIp { addr: IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i)), cidr: 32, remove_me: false }
             } else {
                 let mut o = [0u8; 16];
@@ -42,11 +42,11 @@ fn sample_device(big: usize) -> Device {
         let mut p = Peer { public_key: key(100 + i), ..Default::default() };
         p.flags.has_public_key = true;
         p.flags.replace_allowed_ips = true;
-        if i % 3 == 0 {
+        if i.is_multiple_of(3) {
             p.flags.has_preshared_key = true;
             p.preshared_key = key(1000 + i);
         }
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             p.endpoint = Some(SocketAddr::from(([192, 0, 2, i as u8], 51000 + i as u16)));
         } else {
             p.endpoint = Some("[2001:db8::1%3]:1234".parse().expect("literal"));
@@ -109,13 +109,16 @@ fn coalesce_only_merges_adjacent_duplicates() {
     assert_eq!(peers[1], b);
 }
 
+/// Kernel-side view of one peer: PSK, endpoint, keepalive, allowed IPs.
+type PeerState = (Option<[u8; 32]>, Option<SocketAddr>, u16, Vec<(IpAddr, u8)>);
+
 /// Applies set messages the way the kernel's wg_set_device() does.
 #[derive(Default, Debug, PartialEq)]
 struct Kernel {
     private_key: Option<[u8; 32]>,
     port: u16,
     fwmark: u32,
-    peers: BTreeMap<[u8; 32], (Option<[u8; 32]>, Option<SocketAddr>, u16, Vec<(IpAddr, u8)>)>,
+    peers: BTreeMap<[u8; 32], PeerState>,
 }
 
 impl Kernel {
