@@ -78,23 +78,70 @@ pub fn parse_key(value: &str) -> Result<Key, String> {
 /// empty file means the all-zero key (which removes the key); otherwise
 /// exactly one key optionally followed by white space.
 pub fn parse_keyfile(path: &str) -> Result<Key, String> {
-    let mut f = File::open(path).map_err(|e| format!("fopen: {}", sys::strerror(e.raw_os_error().unwrap_or(0))))?;
-    let mut data = Vec::new();
-    f.read_to_end(&mut data).map_err(|e| format!("fread: {}", sys::strerror(e.raw_os_error().unwrap_or(0))))?;
-    if data.is_empty() {
+    let f = File::open(path).map_err(|e| format!("fopen: {}", sys::strerror(e.raw_os_error().unwrap_or(0))))?;
+    read_key_stream(f, false).map_err(|e| match e {
+        // Empty cannot happen here: an empty file is the zero key.
+        KeyReadError::Empty | KeyReadError::Short => "Invalid length key in key file".into(),
+        KeyReadError::Trailing(c) => format!("Found trailing character in key file: `{}'", char::from(c)),
+        KeyReadError::Io(e) => format!("getc: {}", sys::strerror(e.raw_os_error().unwrap_or(0))),
+        KeyReadError::Format(text) => format!("Key is not the correct length or format: `{text}'"),
+    })
+}
+
+/// Why [`read_key_stream`] failed.
+#[derive(Debug)]
+pub enum KeyReadError {
+    /// Nothing at all could be read (only when `empty_is_error`).
+    Empty,
+    /// Fewer than 44 bytes.
+    Short,
+    /// A byte that is not white space after the key.
+    Trailing(u8),
+    /// Reading failed.
+    Io(std::io::Error),
+    /// 44 bytes that are not a key (the text up to any NUL).
+    Format(String),
+}
+
+/// Reads a key the way wg does from a key file or stdin: exactly 44 bytes,
+/// then only white space (and, with `allow_nul`, NUL bytes) until EOF. The
+/// input is consumed incrementally, so an endless stream fails at its first
+/// unexpected byte instead of being read forever. An empty input is the
+/// all-zero key unless `empty_is_error`.
+pub fn read_key_stream<R: Read>(input: R, empty_is_error: bool) -> Result<Key, KeyReadError> {
+    let mut r = std::io::BufReader::new(input);
+    let mut buf = [0u8; KEY_B64_LEN];
+    let mut got = 0;
+    while got < KEY_B64_LEN {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(KeyReadError::Io(e)),
+        }
+    }
+    if got == 0 && !empty_is_error {
         return Ok([0; 32]);
     }
-    if data.len() < KEY_B64_LEN {
-        return Err("Invalid length key in key file".into());
+    if got == 0 {
+        return Err(KeyReadError::Empty);
     }
-    if let Some(c) = data[KEY_B64_LEN..].iter().find(|c| !is_space(**c)) {
-        return Err(format!("Found trailing character in key file: `{}'", char::from(*c)));
+    if got < KEY_B64_LEN {
+        return Err(KeyReadError::Short);
     }
-    let raw = &data[..KEY_B64_LEN];
-    // C string semantics: the key ends at a NUL byte.
-    let end = raw.iter().position(|&c| c == 0).unwrap_or(raw.len());
-    let text = String::from_utf8_lossy(&raw[..end]);
-    parse_key(&text)
+    let mut byte = [0u8; 1];
+    loop {
+        match r.read(&mut byte) {
+            Ok(0) => break,
+            Ok(_) if is_space(byte[0]) || (empty_is_error && byte[0] == 0) => {}
+            Ok(_) => return Err(KeyReadError::Trailing(byte[0])),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(KeyReadError::Io(e)),
+        }
+    }
+    // C string semantics: the key text ends at a NUL byte.
+    let end = buf.iter().position(|&c| c == 0).unwrap_or(buf.len());
+    key_from_base64(&buf[..end]).ok_or_else(|| KeyReadError::Format(String::from_utf8_lossy(&buf[..end]).into_owned()))
 }
 
 fn parse_ip(value: &str) -> Result<IpAddr, String> {

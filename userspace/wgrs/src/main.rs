@@ -13,7 +13,7 @@ mod terminal;
 #[cfg(test)]
 mod tests;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::process::ExitCode;
 
 use wgrs_netlink::{Device, Peer};
@@ -366,21 +366,16 @@ fn pubkey_main(prog: &str, argv: &[String]) -> u8 {
         eprintln!("Usage: {prog} {}", argv[0]);
         return 1;
     }
-    let mut input = Vec::new();
-    if std::io::stdin().lock().read_to_end(&mut input).is_err() || input.len() < encoding::KEY_B64_LEN {
-        eprintln!("{prog}: Key is not the correct length or format");
-        return 1;
-    }
-    let (key_text, rest) = input.split_at(encoding::KEY_B64_LEN);
-    if rest.iter().any(|&c| c != 0 && !config::is_space(c)) {
-        eprintln!("{prog}: Trailing characters found after key");
-        return 1;
-    }
-    // C string semantics: the key text ends at a NUL byte.
-    let end = key_text.iter().position(|&c| c == 0).unwrap_or(key_text.len());
-    let Some(private) = encoding::key_from_base64(&key_text[..end]) else {
-        eprintln!("{prog}: Key is not the correct length or format");
-        return 1;
+    let private = match config::read_key_stream(std::io::stdin().lock(), true) {
+        Ok(k) => k,
+        Err(config::KeyReadError::Trailing(_)) => {
+            eprintln!("{prog}: Trailing characters found after key");
+            return 1;
+        }
+        Err(_) => {
+            eprintln!("{prog}: Key is not the correct length or format");
+            return 1;
+        }
     };
     out(&format!("{}\n", encoding::key_to_base64(&encoding::public_key(&private))));
     0

@@ -1,6 +1,7 @@
 //! Golden-output and parser tests. Expected strings were derived by hand
 //! from wireguard-tools' show.c, showconf.c and config.c.
 
+use std::io::Read;
 use std::net::SocketAddr;
 
 use wgrs_netlink::{AllowedIp, Device, Peer, Timespec};
@@ -396,4 +397,23 @@ fn syncconf_plan() {
     let mut empty = config::parse_config(b"[Interface]\nListenPort=1\n", false).expect("valid");
     crate::sync_conf(&mut empty, &runtime);
     assert!(empty.flags.replace_peers && empty.peers.is_empty());
+}
+
+#[test]
+fn key_streams_stop_at_the_first_bad_byte() {
+    use crate::config::{read_key_stream, KeyReadError};
+    let good = "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=";
+    // An endless stream of NULs: wg fails on the first trailing byte (key
+    // files) and so must we, instead of reading forever.
+    let zeros = std::io::repeat(0u8);
+    assert!(matches!(read_key_stream(zeros, false), Err(KeyReadError::Trailing(0))));
+    let endless = std::io::Cursor::new(format!("{good}\n  ")).chain(std::io::repeat(b'y'));
+    assert!(matches!(read_key_stream(endless, true), Err(KeyReadError::Trailing(b'y'))));
+    // pubkey tolerates NULs after the key, key files do not.
+    let nul = format!("{good}\0\n");
+    assert!(read_key_stream(nul.as_bytes(), true).is_ok());
+    assert!(matches!(read_key_stream(nul.as_bytes(), false), Err(KeyReadError::Trailing(0))));
+    assert!(matches!(read_key_stream(&b""[..], true), Err(KeyReadError::Empty)));
+    assert!(matches!(read_key_stream(&b"abc"[..], true), Err(KeyReadError::Short)));
+    assert!(read_key_stream(format!("{good}\n").as_bytes(), true).is_ok());
 }
