@@ -29,7 +29,10 @@ pub struct Nest(usize);
 impl AttrWriter {
     /// `limit` is capped at 65532: a nest's length is a `u16`.
     pub fn new(limit: usize) -> Self {
-        Self { buf: Vec::new(), limit: limit.min(usize::from(u16::MAX) & !3) }
+        Self {
+            buf: Vec::new(),
+            limit: limit.min(usize::from(u16::MAX) & !3),
+        }
     }
 
     /// Bytes written so far.

@@ -44,7 +44,12 @@ pub fn parse_sockaddr(v: &[u8]) -> Option<SocketAddr> {
         let flow = u32::from_be_bytes(v.get(4..8)?.try_into().ok()?);
         let ip: [u8; 16] = v.get(8..24)?.try_into().ok()?;
         let scope = u32::from_ne_bytes(v.get(24..28)?.try_into().ok()?);
-        Some(SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::from(ip), port, flow, scope)))
+        Some(SocketAddr::V6(SocketAddrV6::new(
+            Ipv6Addr::from(ip),
+            port,
+            flow,
+            scope,
+        )))
     } else {
         None
     }
@@ -69,12 +74,12 @@ fn parse_allowedip(buf: &[u8]) -> Result<AllowedIp, Error> {
     }
     let cidr = cidr.unwrap_or(0);
     let addr = match (family, addr) {
-        (AF_INET, Some(v)) if v.len() == 4 && cidr <= 32 => {
-            IpAddr::V4(Ipv4Addr::from(attr::get_array::<4>("WGALLOWEDIP_A_IPADDR", v)?))
-        }
-        (AF_INET6, Some(v)) if v.len() == 16 && cidr <= 128 => {
-            IpAddr::V6(Ipv6Addr::from(attr::get_array::<16>("WGALLOWEDIP_A_IPADDR", v)?))
-        }
+        (AF_INET, Some(v)) if v.len() == 4 && cidr <= 32 => IpAddr::V4(Ipv4Addr::from(
+            attr::get_array::<4>("WGALLOWEDIP_A_IPADDR", v)?,
+        )),
+        (AF_INET6, Some(v)) if v.len() == 16 && cidr <= 128 => IpAddr::V6(Ipv6Addr::from(
+            attr::get_array::<16>("WGALLOWEDIP_A_IPADDR", v)?,
+        )),
         _ => {
             return Err(Error::Decode(format!(
                 "allowed IP with family {family}, address {:?}, cidr {cidr}",
@@ -82,7 +87,11 @@ fn parse_allowedip(buf: &[u8]) -> Result<AllowedIp, Error> {
             )))
         }
     };
-    Ok(AllowedIp { addr, cidr, remove_me })
+    Ok(AllowedIp {
+        addr,
+        cidr,
+        remove_me,
+    })
 }
 
 fn parse_peer(buf: &[u8]) -> Result<Peer, Error> {
@@ -191,10 +200,16 @@ pub fn coalesce_peers(peers: &mut Vec<Peer>) {
 }
 
 fn put_allowedip(w: &mut AttrWriter, ip: &AllowedIp) -> bool {
-    let Some(nest) = w.nest_start(0) else { return false };
+    let Some(nest) = w.nest_start(0) else {
+        return false;
+    };
     let ok = match ip.addr {
-        IpAddr::V4(a) => w.put_u16(WGALLOWEDIP_A_FAMILY, AF_INET) && w.put(WGALLOWEDIP_A_IPADDR, &a.octets()),
-        IpAddr::V6(a) => w.put_u16(WGALLOWEDIP_A_FAMILY, AF_INET6) && w.put(WGALLOWEDIP_A_IPADDR, &a.octets()),
+        IpAddr::V4(a) => {
+            w.put_u16(WGALLOWEDIP_A_FAMILY, AF_INET) && w.put(WGALLOWEDIP_A_IPADDR, &a.octets())
+        }
+        IpAddr::V6(a) => {
+            w.put_u16(WGALLOWEDIP_A_FAMILY, AF_INET6) && w.put(WGALLOWEDIP_A_IPADDR, &a.octets())
+        }
     } && w.put_u8(WGALLOWEDIP_A_CIDR_MASK, ip.cidr)
         && (!ip.remove_me || w.put_u32(WGALLOWEDIP_A_FLAGS, WGALLOWEDIP_F_REMOVE_ME));
     if ok {
@@ -233,7 +248,10 @@ fn put_peer_header(w: &mut AttrWriter, peer: &Peer, continuing: bool) -> bool {
             }
         }
         if peer.flags.has_persistent_keepalive_interval
-            && !w.put_u16(WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL, peer.persistent_keepalive_interval)
+            && !w.put_u16(
+                WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL,
+                peer.persistent_keepalive_interval,
+            )
         {
             return false;
         }
@@ -286,7 +304,9 @@ pub fn build_set_payloads(dev: &Device, max_payload: usize) -> Result<Vec<Vec<u8
             };
             'peers: while peer_i < n {
                 let peer = &dev.peers[peer_i];
-                let Some(peer_nest) = w.nest_start(0) else { break 'peers };
+                let Some(peer_nest) = w.nest_start(0) else {
+                    break 'peers;
+                };
                 if !put_peer_header(&mut w, peer, aip_i.is_some()) {
                     w.nest_cancel(peer_nest);
                     break 'peers;
@@ -354,21 +374,32 @@ pub fn build_dump_payloads(dev: &Device, max_payload: usize) -> Result<Vec<Vec<u
             };
             'peers: while peer_i < n {
                 let p = &dev.peers[peer_i];
-                let Some(peer_nest) = w.nest_start(0) else { break 'peers };
+                let Some(peer_nest) = w.nest_start(0) else {
+                    break 'peers;
+                };
                 let mut ok = w.put(WGPEER_A_PUBLIC_KEY, &p.public_key);
                 if aip_i.is_none() {
-                    let psk: Key = if p.flags.has_preshared_key { p.preshared_key } else { [0; 32] };
+                    let psk: Key = if p.flags.has_preshared_key {
+                        p.preshared_key
+                    } else {
+                        [0; 32]
+                    };
                     let mut ts = Vec::with_capacity(16);
                     ts.extend_from_slice(&p.last_handshake_time.sec.to_ne_bytes());
                     ts.extend_from_slice(&p.last_handshake_time.nsec.to_ne_bytes());
                     ok = ok
                         && w.put(WGPEER_A_PRESHARED_KEY, &psk)
                         && w.put(WGPEER_A_LAST_HANDSHAKE_TIME, &ts)
-                        && w.put_u16(WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL, p.persistent_keepalive_interval)
+                        && w.put_u16(
+                            WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL,
+                            p.persistent_keepalive_interval,
+                        )
                         && w.put_u64(WGPEER_A_TX_BYTES, p.tx_bytes)
                         && w.put_u64(WGPEER_A_RX_BYTES, p.rx_bytes)
                         && w.put_u32(WGPEER_A_PROTOCOL_VERSION, 1)
-                        && p.endpoint.as_ref().is_none_or(|ep| w.put(WGPEER_A_ENDPOINT, &sockaddr_bytes(ep)));
+                        && p.endpoint
+                            .as_ref()
+                            .is_none_or(|ep| w.put(WGPEER_A_ENDPOINT, &sockaddr_bytes(ep)));
                 }
                 if !ok {
                     w.nest_cancel(peer_nest);

@@ -55,7 +55,11 @@ impl Emitable for RawGenl {
 
 impl ParseableParametrized<[u8], GenlHeader> for RawGenl {
     fn parse_with_param(buf: &[u8], header: GenlHeader) -> Result<Self, DecodeError> {
-        Ok(Self { cmd: header.cmd, version: header.version, attrs: buf.to_vec() })
+        Ok(Self {
+            cmd: header.cmd,
+            version: header.version,
+            attrs: buf.to_vec(),
+        })
     }
 }
 
@@ -81,10 +85,12 @@ impl NetlinkSerializable for RawRoute {
 impl NetlinkDeserializable for RawRoute {
     type Error = DecodeError;
     fn deserialize(header: &NetlinkHeader, payload: &[u8]) -> Result<Self, Self::Error> {
-        Ok(Self { message_type: header.message_type, payload: payload.to_vec() })
+        Ok(Self {
+            message_type: header.message_type,
+            payload: payload.to_vec(),
+        })
     }
 }
-
 
 struct NlSocket {
     sock: Socket,
@@ -147,9 +153,15 @@ impl NlSocket {
                         }
                     }
                     NetlinkPayload::Done(d) => {
-                        return if d.code == 0 { Ok(()) } else { Err(Error::Kernel(d.code.saturating_abs())) };
+                        return if d.code == 0 {
+                            Ok(())
+                        } else {
+                            Err(Error::Kernel(d.code.saturating_abs()))
+                        };
                     }
-                    NetlinkPayload::Overrun(_) => return Err(Error::Decode("netlink overrun".into())),
+                    NetlinkPayload::Overrun(_) => {
+                        return Err(Error::Decode("netlink overrun".into()))
+                    }
                     _ => {}
                 }
             }
@@ -171,8 +183,22 @@ impl GenlSocket {
         let mut nl = NlSocket::open(protocols::NETLINK_GENERIC)?;
         let mut w = AttrWriter::new(usize::MAX);
         w.put_strz(CTRL_ATTR_FAMILY_NAME, family);
-        let req = RawGenl { cmd: CTRL_CMD_GETFAMILY, version: 1, attrs: w.into_vec() };
-        let seq = nl.send(NLM_F_REQUEST | NLM_F_ACK, GenlMessage::new(GenlHeader { cmd: req.cmd, version: 1 }, req, GENL_ID_CTRL))?;
+        let req = RawGenl {
+            cmd: CTRL_CMD_GETFAMILY,
+            version: 1,
+            attrs: w.into_vec(),
+        };
+        let seq = nl.send(
+            NLM_F_REQUEST | NLM_F_ACK,
+            GenlMessage::new(
+                GenlHeader {
+                    cmd: req.cmd,
+                    version: 1,
+                },
+                req,
+                GENL_ID_CTRL,
+            ),
+        )?;
         let mut id = None;
         let res = nl.recv(seq, |_, m: GenlMessage<RawGenl>| {
             for a in attrs(&m.payload.attrs) {
@@ -188,21 +214,45 @@ impl GenlSocket {
             Err(e) => return Err(e),
             Ok(()) => {}
         }
-        let family_id = id.ok_or_else(|| Error::Decode("no CTRL_ATTR_FAMILY_ID in reply".into()))?;
-        Ok(Self { nl, family_id, version })
+        let family_id =
+            id.ok_or_else(|| Error::Decode("no CTRL_ATTR_FAMILY_ID in reply".into()))?;
+        Ok(Self {
+            nl,
+            family_id,
+            version,
+        })
     }
 
     /// Sends one request with `NLM_F_REQUEST | NLM_F_ACK | extra_flags` and
     /// receives until it is finished, passing every reply's attributes and
     /// netlink flags to `f`.
-    pub fn request<F>(&mut self, cmd: u8, extra_flags: u16, attrs: Vec<u8>, mut f: F) -> Result<(), Error>
+    pub fn request<F>(
+        &mut self,
+        cmd: u8,
+        extra_flags: u16,
+        attrs: Vec<u8>,
+        mut f: F,
+    ) -> Result<(), Error>
     where
         F: FnMut(u16, &[u8]) -> Result<(), Error>,
     {
-        let payload = RawGenl { cmd, version: self.version, attrs };
-        let msg = GenlMessage::new(GenlHeader { cmd, version: self.version }, payload, self.family_id);
+        let payload = RawGenl {
+            cmd,
+            version: self.version,
+            attrs,
+        };
+        let msg = GenlMessage::new(
+            GenlHeader {
+                cmd,
+                version: self.version,
+            },
+            payload,
+            self.family_id,
+        );
         let seq = self.nl.send(NLM_F_REQUEST | NLM_F_ACK | extra_flags, msg)?;
-        self.nl.recv(seq, |flags, m: GenlMessage<RawGenl>| f(flags, &m.payload.attrs))
+        self.nl.recv(seq, |flags, m: GenlMessage<RawGenl>| {
+            f(flags, &m.payload.attrs)
+        })
     }
 }
 
@@ -249,7 +299,10 @@ pub fn set_device(dev: &Device) -> Result<(), Error> {
 pub fn list_devices() -> Result<Vec<String>, Error> {
     let mut nl = NlSocket::open(protocols::NETLINK_ROUTE)?;
     // struct ifinfomsg, all zero: AF_UNSPEC.
-    let req = RawRoute { message_type: RTM_GETLINK, payload: vec![0; IFINFOMSG_LEN] };
+    let req = RawRoute {
+        message_type: RTM_GETLINK,
+        payload: vec![0; IFINFOMSG_LEN],
+    };
     let seq = nl.send(NLM_F_REQUEST | NLM_F_ACK | NLM_F_DUMP, req)?;
     let mut names = Vec::new();
     let res = nl.recv(seq, |_, m: RawRoute| {

@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use wgrs_netlink::codec::{build_dump_payloads, build_set_payloads, coalesce_peers, parse_device_payload};
+use wgrs_netlink::codec::{
+    build_dump_payloads, build_set_payloads, coalesce_peers, parse_device_payload,
+};
 use wgrs_netlink::consts::*;
 use wgrs_netlink::{AllowedIp, Device, Peer, Timespec};
 
@@ -21,25 +23,42 @@ fn many_ips(count: usize) -> Vec<AllowedIp> {
         .map(|i| {
             let i = i as u32;
             if i.is_multiple_of(2) {
-                AllowedIp { addr: IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i)), cidr: 32, remove_me: false }
+                AllowedIp {
+                    addr: IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i)),
+                    cidr: 32,
+                    remove_me: false,
+                }
             } else {
                 let mut o = [0u8; 16];
                 o[0] = 0xfd;
                 o[12..].copy_from_slice(&i.to_be_bytes());
-                AllowedIp { addr: IpAddr::V6(Ipv6Addr::from(o)), cidr: 128, remove_me: false }
+                AllowedIp {
+                    addr: IpAddr::V6(Ipv6Addr::from(o)),
+                    cidr: 128,
+                    remove_me: false,
+                }
             }
         })
         .collect()
 }
 
 fn sample_device(big: usize) -> Device {
-    let mut dev = Device { name: "wg0".into(), ifindex: 7, listen_port: 51820, fwmark: 0x42, ..Default::default() };
+    let mut dev = Device {
+        name: "wg0".into(),
+        ifindex: 7,
+        listen_port: 51820,
+        fwmark: 0x42,
+        ..Default::default()
+    };
     dev.flags.has_private_key = true;
     dev.flags.has_public_key = true;
     dev.private_key = key(1);
     dev.public_key = key(2);
     for i in 0..50 {
-        let mut p = Peer { public_key: key(100 + i), ..Default::default() };
+        let mut p = Peer {
+            public_key: key(100 + i),
+            ..Default::default()
+        };
         p.flags.has_public_key = true;
         p.flags.replace_allowed_ips = true;
         if i.is_multiple_of(3) {
@@ -53,7 +72,10 @@ fn sample_device(big: usize) -> Device {
         }
         p.persistent_keepalive_interval = (i % 5) as u16 * 10;
         p.flags.has_persistent_keepalive_interval = true;
-        p.last_handshake_time = Timespec { sec: 1_700_000_000 + i64::from(i), nsec: 5 };
+        p.last_handshake_time = Timespec {
+            sec: 1_700_000_000 + i64::from(i),
+            nsec: 5,
+        };
         p.rx_bytes = u64::from(i) * 1000;
         p.tx_bytes = u64::from(i) * 77;
         p.allowed_ips = many_ips(if i == 25 { big } else { 3 });
@@ -66,13 +88,20 @@ fn sample_device(big: usize) -> Device {
 fn dump_roundtrip_merges_split_peers() {
     let dev = sample_device(130_000);
     let msgs = build_dump_payloads(&dev, MAX).expect("build");
-    assert!(msgs.len() > 100, "expected a multi-message dump, got {}", msgs.len());
+    assert!(
+        msgs.len() > 100,
+        "expected a multi-message dump, got {}",
+        msgs.len()
+    );
     let mut got = Device::default();
     for m in &msgs {
         assert!(m.len() <= MAX);
         parse_device_payload(m, &mut got).expect("parse");
     }
-    assert!(got.peers.len() > dev.peers.len(), "split peers appear more than once before merging");
+    assert!(
+        got.peers.len() > dev.peers.len(),
+        "split peers appear more than once before merging"
+    );
     coalesce_peers(&mut got.peers);
     assert_eq!(got.peers.len(), 50);
     assert_eq!(got.name, "wg0");
@@ -86,7 +115,10 @@ fn dump_roundtrip_merges_split_peers() {
         assert_eq!(a.flags.has_preshared_key, b.flags.has_preshared_key);
         assert_eq!(a.preshared_key, b.preshared_key);
         assert_eq!(a.endpoint, b.endpoint);
-        assert_eq!(a.persistent_keepalive_interval, b.persistent_keepalive_interval);
+        assert_eq!(
+            a.persistent_keepalive_interval,
+            b.persistent_keepalive_interval
+        );
         assert_eq!(a.last_handshake_time, b.last_handshake_time);
         assert_eq!((a.rx_bytes, a.tx_bytes), (b.rx_bytes, b.tx_bytes));
         assert_eq!(a.allowed_ips, b.allowed_ips);
@@ -95,12 +127,21 @@ fn dump_roundtrip_merges_split_peers() {
 
 #[test]
 fn coalesce_only_merges_adjacent_duplicates() {
-    let mut a = Peer { public_key: key(1), ..Default::default() };
+    let mut a = Peer {
+        public_key: key(1),
+        ..Default::default()
+    };
     a.allowed_ips = many_ips(2);
     a.rx_bytes = 5;
-    let mut a2 = Peer { public_key: key(1), ..Default::default() };
+    let mut a2 = Peer {
+        public_key: key(1),
+        ..Default::default()
+    };
     a2.allowed_ips = many_ips(3)[2..].to_vec();
-    let b = Peer { public_key: key(2), ..Default::default() };
+    let b = Peer {
+        public_key: key(2),
+        ..Default::default()
+    };
     let mut peers = vec![a.clone(), a2, b.clone()];
     coalesce_peers(&mut peers);
     assert_eq!(peers.len(), 2);
@@ -173,7 +214,11 @@ fn set_is_split_and_nothing_is_lost() {
     dev.flags.has_listen_port = true;
     dev.flags.has_fwmark = true;
     let msgs = build_set_payloads(&dev, MAX).expect("split");
-    assert!(msgs.len() > 500, "130k allowed IPs need many messages, got {}", msgs.len());
+    assert!(
+        msgs.len() > 500,
+        "130k allowed IPs need many messages, got {}",
+        msgs.len()
+    );
     let mut k = Kernel::default();
     // Pretend the device had stale state that REPLACE_PEERS must wipe.
     k.peers.insert(key(9999), Default::default());
@@ -203,8 +248,14 @@ fn set_is_split_and_nothing_is_lost() {
 
 #[test]
 fn set_continuation_drops_replace_flag_but_keeps_remove() {
-    let mut dev = Device { name: "wg1".into(), ..Default::default() };
-    let mut p = Peer { public_key: key(5), ..Default::default() };
+    let mut dev = Device {
+        name: "wg1".into(),
+        ..Default::default()
+    };
+    let mut p = Peer {
+        public_key: key(5),
+        ..Default::default()
+    };
     p.flags.replace_allowed_ips = true;
     p.flags.has_preshared_key = true;
     p.preshared_key = key(6);
@@ -223,10 +274,23 @@ fn set_continuation_drops_replace_flag_but_keeps_remove() {
 
 #[test]
 fn set_removal_flags_are_encoded() {
-    let mut dev = Device { name: "wg0".into(), ..Default::default() };
-    let mut p = Peer { public_key: key(5), ..Default::default() };
-    p.allowed_ips = vec![AllowedIp { addr: "10.0.0.0".parse().expect("ip"), cidr: 8, remove_me: true }];
-    let mut gone = Peer { public_key: key(6), ..Default::default() };
+    let mut dev = Device {
+        name: "wg0".into(),
+        ..Default::default()
+    };
+    let mut p = Peer {
+        public_key: key(5),
+        ..Default::default()
+    };
+    p.allowed_ips = vec![AllowedIp {
+        addr: "10.0.0.0".parse().expect("ip"),
+        cidr: 8,
+        remove_me: true,
+    }];
+    let mut gone = Peer {
+        public_key: key(6),
+        ..Default::default()
+    };
     gone.flags.remove_me = true;
     dev.peers = vec![p, gone];
     let msgs = build_set_payloads(&dev, MAX).expect("build");
@@ -240,7 +304,10 @@ fn set_removal_flags_are_encoded() {
 
 #[test]
 fn device_only_set_is_one_message() {
-    let mut dev = Device { name: "wg0".into(), ..Default::default() };
+    let mut dev = Device {
+        name: "wg0".into(),
+        ..Default::default()
+    };
     dev.flags.has_listen_port = true;
     dev.listen_port = 1;
     let msgs = build_set_payloads(&dev, MAX).expect("build");

@@ -38,7 +38,9 @@ fn resolves_controller_and_dumps_families() {
 
 #[test]
 fn missing_family_is_eprotonosupport() {
-    let Some(r) = open("nosuchfamwgrs") else { return };
+    let Some(r) = open("nosuchfamwgrs") else {
+        return;
+    };
     match r {
         Err(e) => assert_eq!(e.errno(), Some(93), "{e}"),
         Ok(_) => panic!("family should not exist"),

@@ -18,7 +18,10 @@ pub fn is_space(c: u8) -> bool {
 }
 
 fn strip_spaces(s: &str) -> String {
-    s.bytes().filter(|c| !is_space(*c)).map(char::from).collect()
+    s.bytes()
+        .filter(|c| !is_space(*c))
+        .map(char::from)
+        .collect()
 }
 
 /// `strtoul`-style parse of a string that must consist of digits of `radix`
@@ -31,7 +34,9 @@ fn parse_digits(s: &str, radix: u32) -> Option<u64> {
     let mut v: u64 = 0;
     for c in s.chars() {
         let d = c.to_digit(radix)?;
-        v = v.saturating_mul(u64::from(radix)).saturating_add(u64::from(d));
+        v = v
+            .saturating_mul(u64::from(radix))
+            .saturating_add(u64::from(d));
     }
     Some(v)
 }
@@ -71,18 +76,22 @@ pub fn parse_fwmark(value: &str) -> Result<u32, String> {
 
 /// A base64 key given inline.
 pub fn parse_key(value: &str) -> Result<Key, String> {
-    key_from_base64(value.as_bytes()).ok_or_else(|| format!("Key is not the correct length or format: `{value}'"))
+    key_from_base64(value.as_bytes())
+        .ok_or_else(|| format!("Key is not the correct length or format: `{value}'"))
 }
 
 /// A key read from a file (`set private-key FILE`, `preshared-key FILE`): an
 /// empty file means the all-zero key (which removes the key); otherwise
 /// exactly one key optionally followed by white space.
 pub fn parse_keyfile(path: &str) -> Result<Key, String> {
-    let f = File::open(path).map_err(|e| format!("fopen: {}", sys::strerror(e.raw_os_error().unwrap_or(0))))?;
+    let f = File::open(path)
+        .map_err(|e| format!("fopen: {}", sys::strerror(e.raw_os_error().unwrap_or(0))))?;
     read_key_stream(f, false).map_err(|e| match e {
         // Empty cannot happen here: an empty file is the zero key.
         KeyReadError::Empty | KeyReadError::Short => "Invalid length key in key file".into(),
-        KeyReadError::Trailing(c) => format!("Found trailing character in key file: `{}'", char::from(c)),
+        KeyReadError::Trailing(c) => {
+            format!("Found trailing character in key file: `{}'", char::from(c))
+        }
         KeyReadError::Io(e) => format!("getc: {}", sys::strerror(e.raw_os_error().unwrap_or(0))),
         KeyReadError::Format(text) => format!("Key is not the correct length or format: `{text}'"),
     })
@@ -141,7 +150,8 @@ pub fn read_key_stream<R: Read>(input: R, empty_is_error: bool) -> Result<Key, K
     }
     // C string semantics: the key text ends at a NUL byte.
     let end = buf.iter().position(|&c| c == 0).unwrap_or(buf.len());
-    key_from_base64(&buf[..end]).ok_or_else(|| KeyReadError::Format(String::from_utf8_lossy(&buf[..end]).into_owned()))
+    key_from_base64(&buf[..end])
+        .ok_or_else(|| KeyReadError::Format(String::from_utf8_lossy(&buf[..end]).into_owned()))
 }
 
 fn parse_ip(value: &str) -> Result<IpAddr, String> {
@@ -173,7 +183,9 @@ pub fn parse_endpoint(value: &str) -> Result<SocketAddr, String> {
     }
     let (host, port) = if let Some(rest) = value.strip_prefix('[') {
         let Some(close) = rest.find(']') else {
-            return Err(format!("Unable to find matching brace of endpoint: `{value}'"));
+            return Err(format!(
+                "Unable to find matching brace of endpoint: `{value}'"
+            ));
         };
         let after = &rest[close + 1..];
         match after.strip_prefix(':') {
@@ -192,15 +204,20 @@ pub fn parse_endpoint(value: &str) -> Result<SocketAddr, String> {
             Ok(Some(addr)) => return Ok(addr),
             Ok(None) => return Err(format!("Neither IPv4 nor IPv6 address found: `{value}'")),
             Err(e) => {
-                let give_up = sys::gai_is_permanent(e.code) || (retries >= 0 && {
-                    let out = retries == 0;
-                    retries -= 1;
-                    out
-                });
+                let give_up = sys::gai_is_permanent(e.code)
+                    || (retries >= 0 && {
+                        let out = retries == 0;
+                        retries -= 1;
+                        out
+                    });
                 if give_up {
                     return Err(format!("{}: `{value}'", e.message));
                 }
-                eprintln!("{}: `{value}'. Trying again in {:.2} seconds...", e.message, timeout_us as f64 / 1_000_000.0);
+                eprintln!(
+                    "{}: `{value}'. Trying again in {:.2} seconds...",
+                    e.message,
+                    timeout_us as f64 / 1_000_000.0
+                );
                 std::thread::sleep(std::time::Duration::from_micros(timeout_us));
                 timeout_us = (timeout_us * 6 / 5).min(20_000_000);
             }
@@ -217,7 +234,9 @@ pub fn parse_persistent_keepalive(value: &str) -> Result<u16, String> {
     if !starts_with_digit(value) {
         return Err(err());
     }
-    parse_digits(value, 10).and_then(|v| u16::try_from(v).ok()).ok_or_else(err)
+    parse_digits(value, 10)
+        .and_then(|v| u16::try_from(v).ok())
+        .ok_or_else(err)
 }
 
 fn host_bits_set(ip: &IpAddr, cidr: u8) -> bool {
@@ -273,9 +292,16 @@ pub fn parse_allowedips(peer: &mut Peer, value: &str) -> Result<(), String> {
             None => max as u8,
         };
         if host_bits_set(&addr, cidr) {
-            eprintln!("Warning: AllowedIP has nonzero host part: {ip_str}/{}", mask.unwrap_or("(null)"));
+            eprintln!(
+                "Warning: AllowedIP has nonzero host part: {ip_str}/{}",
+                mask.unwrap_or("(null)")
+            );
         }
-        peer.allowed_ips.push(AllowedIp { addr, cidr, remove_me });
+        peer.allowed_ips.push(AllowedIp {
+            addr,
+            cidr,
+            remove_me,
+        });
     }
     Ok(())
 }
@@ -303,7 +329,9 @@ fn get_value<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     if key.len() >= line.len() || !line.is_char_boundary(key.len()) {
         return None;
     }
-    line[..key.len()].eq_ignore_ascii_case(key).then(|| &line[key.len()..])
+    line[..key.len()]
+        .eq_ignore_ascii_case(key)
+        .then(|| &line[key.len()..])
 }
 
 #[derive(PartialEq)]
@@ -335,7 +363,12 @@ pub fn parse_config(text: &[u8], append: bool) -> Result<Device, ConfigError> {
             continue;
         }
         let line = String::from_utf8_lossy(&cleaned).into_owned();
-        let fail = |message: String| ConfigError::Line(LineError { line: lineno, message });
+        let fail = |message: String| {
+            ConfigError::Line(LineError {
+                line: lineno,
+                message,
+            })
+        };
         if line.eq_ignore_ascii_case("[Interface]") {
             section = Section::Interface;
             continue;
@@ -365,7 +398,9 @@ pub fn parse_config(text: &[u8], append: bool) -> Result<Device, ConfigError> {
                 }
             }
             Section::Peer => {
-                let Some(peer) = dev.peers.last_mut() else { return Err(unrecognized()) };
+                let Some(peer) = dev.peers.last_mut() else {
+                    return Err(unrecognized());
+                };
                 if let Some(v) = get_value(&line, "Endpoint=") {
                     peer.endpoint = Some(parse_endpoint(v).map_err(fail)?);
                 } else if let Some(v) = get_value(&line, "PublicKey=") {
@@ -374,7 +409,8 @@ pub fn parse_config(text: &[u8], append: bool) -> Result<Device, ConfigError> {
                 } else if let Some(v) = get_value(&line, "AllowedIPs=") {
                     parse_allowedips(peer, v).map_err(fail)?;
                 } else if let Some(v) = get_value(&line, "PersistentKeepalive=") {
-                    peer.persistent_keepalive_interval = parse_persistent_keepalive(v).map_err(fail)?;
+                    peer.persistent_keepalive_interval =
+                        parse_persistent_keepalive(v).map_err(fail)?;
                     peer.flags.has_persistent_keepalive_interval = true;
                 } else if let Some(v) = get_value(&line, "PresharedKey=") {
                     peer.preshared_key = parse_key(v).map_err(fail)?;
@@ -420,7 +456,10 @@ pub fn parse_cmd(args: &[String]) -> Result<Device, String> {
             dev.flags.has_private_key = true;
             i += 2;
         } else if a == "peer" && has_value {
-            let mut p = Peer { public_key: parse_key(next())?, ..Default::default() };
+            let mut p = Peer {
+                public_key: parse_key(next())?,
+                ..Default::default()
+            };
             p.flags.has_public_key = true;
             dev.peers.push(p);
             have_peer = true;
@@ -428,17 +467,24 @@ pub fn parse_cmd(args: &[String]) -> Result<Device, String> {
         } else if let (true, Some(peer)) = (a == "remove", dev.peers.last_mut()) {
             peer.flags.remove_me = true;
             i += 1;
-        } else if let (true, true, Some(peer)) = (a == "endpoint", has_value, dev.peers.last_mut()) {
+        } else if let (true, true, Some(peer)) = (a == "endpoint", has_value, dev.peers.last_mut())
+        {
             peer.endpoint = Some(parse_endpoint(&args[i + 1])?);
             i += 2;
-        } else if let (true, true, Some(peer)) = (a == "allowed-ips", has_value, dev.peers.last_mut()) {
+        } else if let (true, true, Some(peer)) =
+            (a == "allowed-ips", has_value, dev.peers.last_mut())
+        {
             parse_allowedips(peer, &strip_spaces(&args[i + 1]))?;
             i += 2;
-        } else if let (true, true, Some(peer)) = (a == "persistent-keepalive", has_value, dev.peers.last_mut()) {
+        } else if let (true, true, Some(peer)) =
+            (a == "persistent-keepalive", has_value, dev.peers.last_mut())
+        {
             peer.persistent_keepalive_interval = parse_persistent_keepalive(&args[i + 1])?;
             peer.flags.has_persistent_keepalive_interval = true;
             i += 2;
-        } else if let (true, true, Some(peer)) = (a == "preshared-key", has_value, dev.peers.last_mut()) {
+        } else if let (true, true, Some(peer)) =
+            (a == "preshared-key", has_value, dev.peers.last_mut())
+        {
             peer.preshared_key = parse_keyfile(&args[i + 1])?;
             peer.flags.has_preshared_key = true;
             i += 2;

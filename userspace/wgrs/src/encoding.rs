@@ -14,7 +14,11 @@ pub fn key_to_base64(key: &Key) -> String {
     let mut out = String::with_capacity(KEY_B64_LEN);
     let mut chunks = key.chunks(3);
     for chunk in &mut chunks {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         let idx = [(n >> 18) & 63, (n >> 12) & 63, (n >> 6) & 63, n & 63];
         let take = if chunk.len() == 3 { 4 } else { 3 };
@@ -80,7 +84,10 @@ mod tests {
     #[test]
     fn roundtrip_and_known_vector() {
         let zero = [0u8; 32];
-        assert_eq!(key_to_base64(&zero), "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+        assert_eq!(
+            key_to_base64(&zero),
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+        );
         let mut k = [0u8; 32];
         for (i, b) in k.iter_mut().enumerate() {
             *b = i as u8 * 7 + 1;
@@ -89,7 +96,10 @@ mod tests {
         assert_eq!(s.len(), 44);
         assert_eq!(key_from_base64(s.as_bytes()), Some(k));
         let ff = [0xffu8; 32];
-        assert_eq!(key_to_base64(&ff), "//////////////////////////////////////////8=");
+        assert_eq!(
+            key_to_base64(&ff),
+            "//////////////////////////////////////////8="
+        );
     }
 
     #[test]

@@ -29,19 +29,52 @@ struct Cmd {
 }
 
 const SUBCOMMANDS: &[Cmd] = &[
-    Cmd { name: "show", run: show_main, description: "Shows the current configuration and device information" },
+    Cmd {
+        name: "show",
+        run: show_main,
+        description: "Shows the current configuration and device information",
+    },
     Cmd {
         name: "showconf",
         run: showconf_main,
-        description: "Shows the current configuration of a given WireGuard interface, for use with `setconf'",
+        description:
+            "Shows the current configuration of a given WireGuard interface, for use with `setconf'",
     },
-    Cmd { name: "set", run: set_main, description: "Change the current configuration, add peers, remove peers, or change peers" },
-    Cmd { name: "setconf", run: setconf_main, description: "Applies a configuration file to a WireGuard interface" },
-    Cmd { name: "addconf", run: setconf_main, description: "Appends a configuration file to a WireGuard interface" },
-    Cmd { name: "syncconf", run: setconf_main, description: "Synchronizes a configuration file to a WireGuard interface" },
-    Cmd { name: "genkey", run: genkey_main, description: "Generates a new private key and writes it to stdout" },
-    Cmd { name: "genpsk", run: genkey_main, description: "Generates a new preshared key and writes it to stdout" },
-    Cmd { name: "pubkey", run: pubkey_main, description: "Reads a private key from stdin and writes a public key to stdout" },
+    Cmd {
+        name: "set",
+        run: set_main,
+        description: "Change the current configuration, add peers, remove peers, or change peers",
+    },
+    Cmd {
+        name: "setconf",
+        run: setconf_main,
+        description: "Applies a configuration file to a WireGuard interface",
+    },
+    Cmd {
+        name: "addconf",
+        run: setconf_main,
+        description: "Appends a configuration file to a WireGuard interface",
+    },
+    Cmd {
+        name: "syncconf",
+        run: setconf_main,
+        description: "Synchronizes a configuration file to a WireGuard interface",
+    },
+    Cmd {
+        name: "genkey",
+        run: genkey_main,
+        description: "Generates a new private key and writes it to stdout",
+    },
+    Cmd {
+        name: "genpsk",
+        run: genkey_main,
+        description: "Generates a new preshared key and writes it to stdout",
+    },
+    Cmd {
+        name: "pubkey",
+        run: pubkey_main,
+        description: "Reads a private key from stdin and writes a public key to stdout",
+    },
 ];
 
 fn usage(prog: &str) -> String {
@@ -78,7 +111,10 @@ fn ifname(arg: &str) -> String {
 
 fn main() -> ExitCode {
     sys::default_sigpipe();
-    let args: Vec<String> = std::env::args().collect();
+    // Lossy, never panicking: wg treats arguments as byte strings anyway.
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let prog = args.first().cloned().unwrap_or_else(|| "wgrs".into());
     ExitCode::from(run(&prog, &args[1.min(args.len())..]))
 }
@@ -108,7 +144,10 @@ fn run(prog: &str, args: &[String]) -> u8 {
 }
 
 fn show_usage(prog: &str, cmd: &str) {
-    eprintln!("Usage: {prog} {cmd} {{ <interface> | all | interfaces }} {}", show::USAGE_PARAMS);
+    eprintln!(
+        "Usage: {prog} {cmd} {{ <interface> | all | interfaces }} {}",
+        show::USAGE_PARAMS
+    );
 }
 
 /// `show` (argv[0] is the subcommand name, as in wg).
@@ -257,7 +296,13 @@ pub fn sync_conf(file: &mut Device, runtime: &Device) {
     // (peer, from_file) sorted by public key, runtime entries first on ties.
     let mut all: Vec<(usize, bool)> = (0..file.peers.len()).map(|i| (i, true)).collect();
     all.extend((0..runtime.peers.len()).map(|i| (i, false)));
-    let key_of = |&(i, from_file): &(usize, bool)| if from_file { file.peers[i].public_key } else { runtime.peers[i].public_key };
+    let key_of = |&(i, from_file): &(usize, bool)| {
+        if from_file {
+            file.peers[i].public_key
+        } else {
+            runtime.peers[i].public_key
+        }
+    };
     all.sort_by(|a, b| key_of(a).cmp(&key_of(b)).then(a.1.cmp(&b.1)));
     let mut removals: Vec<Peer> = Vec::new();
     let mut updates: Vec<(usize, bool, bool)> = Vec::new();
@@ -270,11 +315,15 @@ pub fn sync_conf(file: &mut Device, runtime: &Device) {
             Some(&(fi, true)) if file.peers[fi].public_key == rt.public_key => {
                 let fp = &file.peers[fi];
                 let clear_psk = rt.flags.has_preshared_key && !fp.flags.has_preshared_key;
-                let clear_ka = rt.persistent_keepalive_interval != 0 && !fp.flags.has_persistent_keepalive_interval;
+                let clear_ka = rt.persistent_keepalive_interval != 0
+                    && !fp.flags.has_persistent_keepalive_interval;
                 updates.push((fi, clear_psk, clear_ka));
             }
             _ => {
-                let mut p = Peer { public_key: rt.public_key, ..Default::default() };
+                let mut p = Peer {
+                    public_key: rt.public_key,
+                    ..Default::default()
+                };
                 p.flags.has_public_key = true;
                 p.flags.remove_me = true;
                 removals.push(p);
@@ -300,7 +349,10 @@ pub fn sync_conf(file: &mut Device, runtime: &Device) {
 
 fn setconf_main(prog: &str, argv: &[String]) -> u8 {
     if argv.len() != 3 {
-        eprintln!("Usage: {prog} {} <interface> <configuration filename>", argv[0]);
+        eprintln!(
+            "Usage: {prog} {} <interface> <configuration filename>",
+            argv[0]
+        );
         return 1;
     }
     let path = &argv[2];
@@ -314,7 +366,10 @@ fn setconf_main(prog: &str, argv: &[String]) -> u8 {
     let mut dev = match config::parse_config(&text, argv[0] == "addconf") {
         Ok(d) => d,
         Err(config::ConfigError::Line(e)) => {
-            eprintln!("{path}:{}: {}\nConfiguration parsing error", e.line, e.message);
+            eprintln!(
+                "{path}:{}: {}\nConfiguration parsing error",
+                e.line, e.message
+            );
             return 1;
         }
         Err(config::ConfigError::Invalid(e)) => {
@@ -327,7 +382,10 @@ fn setconf_main(prog: &str, argv: &[String]) -> u8 {
         match wgrs_netlink::get_device(&dev.name) {
             Ok(runtime) => sync_conf(&mut dev, &runtime),
             Err(e) => {
-                eprintln!("Unable to retrieve current interface configuration: {}", describe(&e));
+                eprintln!(
+                    "Unable to retrieve current interface configuration: {}",
+                    describe(&e)
+                );
                 return 1;
             }
         }
@@ -377,6 +435,9 @@ fn pubkey_main(prog: &str, argv: &[String]) -> u8 {
             return 1;
         }
     };
-    out(&format!("{}\n", encoding::key_to_base64(&encoding::public_key(&private))));
+    out(&format!(
+        "{}\n",
+        encoding::key_to_base64(&encoding::public_key(&private))
+    ));
     0
 }

@@ -87,7 +87,9 @@ pub fn pretty_time(mut left: u64) -> String {
 pub fn ago(t: &Timespec, now: i64) -> String {
     match now.cmp(&t.sec) {
         Ordering::Equal => "Now".into(),
-        Ordering::Less => format!("({FG_RED}System clock wound backward; connection problems may ensue.{RESET})"),
+        Ordering::Less => {
+            format!("({FG_RED}System clock wound backward; connection problems may ensue.{RESET})")
+        }
         Ordering::Greater => format!("{} ago", pretty_time(now.wrapping_sub(t.sec) as u64)),
     }
 }
@@ -107,9 +109,15 @@ pub fn bytes(b: u64) -> String {
     } else if b < K * K * K {
         format!("{:.2} {FG_CYAN}MiB{RESET}", b as f64 / (1024.0 * 1024.0))
     } else if b < K * K * K * K {
-        format!("{:.2} {FG_CYAN}GiB{RESET}", b as f64 / (1024.0 * 1024.0 * 1024.0))
+        format!(
+            "{:.2} {FG_CYAN}GiB{RESET}",
+            b as f64 / (1024.0 * 1024.0 * 1024.0)
+        )
     } else {
-        format!("{:.2} {FG_CYAN}TiB{RESET}", b as f64 / (1024.0 * 1024.0 * 1024.0) / 1024.0)
+        format!(
+            "{:.2} {FG_CYAN}TiB{RESET}",
+            b as f64 / (1024.0 * 1024.0 * 1024.0) / 1024.0
+        )
     }
 }
 
@@ -143,12 +151,20 @@ fn endpoint_of(p: &Peer) -> Option<String> {
 pub fn pretty(dev: &Device, opts: &Options) -> String {
     let mut o = String::new();
     let _ = write!(o, "{RESET}");
-    let _ = writeln!(o, "{FG_GREEN}{BOLD}interface{RESET}: {FG_GREEN}{}{RESET}", dev.name);
+    let _ = writeln!(
+        o,
+        "{FG_GREEN}{BOLD}interface{RESET}: {FG_GREEN}{}{RESET}",
+        dev.name
+    );
     if dev.flags.has_public_key {
         let _ = writeln!(o, "  {BOLD}public key{RESET}: {}", key(&dev.public_key));
     }
     if dev.flags.has_private_key {
-        let _ = writeln!(o, "  {BOLD}private key{RESET}: {}", masked_key(&dev.private_key, opts));
+        let _ = writeln!(
+            o,
+            "  {BOLD}private key{RESET}: {}",
+            masked_key(&dev.private_key, opts)
+        );
     }
     if dev.listen_port != 0 {
         let _ = writeln!(o, "  {BOLD}listening port{RESET}: {}", dev.listen_port);
@@ -162,9 +178,17 @@ pub fn pretty(dev: &Device, opts: &Options) -> String {
         o.push('\n');
     }
     for (i, p) in peers.iter().enumerate() {
-        let _ = writeln!(o, "{FG_YELLOW}{BOLD}peer{RESET}: {FG_YELLOW}{}{RESET}", key(&p.public_key));
+        let _ = writeln!(
+            o,
+            "{FG_YELLOW}{BOLD}peer{RESET}: {FG_YELLOW}{}{RESET}",
+            key(&p.public_key)
+        );
         if p.flags.has_preshared_key {
-            let _ = writeln!(o, "  {BOLD}preshared key{RESET}: {}", masked_key(&p.preshared_key, opts));
+            let _ = writeln!(
+                o,
+                "  {BOLD}preshared key{RESET}: {}",
+                masked_key(&p.preshared_key, opts)
+            );
         }
         if let Some(ep) = endpoint_of(p) {
             let _ = writeln!(o, "  {BOLD}endpoint{RESET}: {ep}");
@@ -174,12 +198,20 @@ pub fn pretty(dev: &Device, opts: &Options) -> String {
             o.push_str("(none)\n");
         } else {
             for (j, a) in p.allowed_ips.iter().enumerate() {
-                let sep = if j + 1 < p.allowed_ips.len() { ", " } else { "\n" };
+                let sep = if j + 1 < p.allowed_ips.len() {
+                    ", "
+                } else {
+                    "\n"
+                };
                 let _ = write!(o, "{}{FG_CYAN}/{RESET}{}{sep}", ip(&a.addr), a.cidr);
             }
         }
         if p.last_handshake_time.sec != 0 {
-            let _ = writeln!(o, "  {BOLD}latest handshake{RESET}: {}", ago(&p.last_handshake_time, opts.now));
+            let _ = writeln!(
+                o,
+                "  {BOLD}latest handshake{RESET}: {}",
+                ago(&p.last_handshake_time, opts.now)
+            );
         }
         if p.rx_bytes != 0 || p.tx_bytes != 0 {
             let _ = write!(o, "  {BOLD}transfer{RESET}: ");
@@ -187,7 +219,11 @@ pub fn pretty(dev: &Device, opts: &Options) -> String {
             let _ = writeln!(o, "{} sent", bytes(p.tx_bytes));
         }
         if p.persistent_keepalive_interval != 0 {
-            let _ = writeln!(o, "  {BOLD}persistent keepalive{RESET}: {}", every(p.persistent_keepalive_interval));
+            let _ = writeln!(
+                o,
+                "  {BOLD}persistent keepalive{RESET}: {}",
+                every(p.persistent_keepalive_interval)
+            );
         }
         if i + 1 < peers.len() {
             o.push('\n');
@@ -216,7 +252,11 @@ fn fwmark_or_off(m: u32) -> String {
 /// `show <iface> dump` (tab-separated, one line for the device, one per peer).
 pub fn dump(dev: &Device, with_interface: bool) -> String {
     let mut o = String::new();
-    let prefix = if with_interface { format!("{}\t", dev.name) } else { String::new() };
+    let prefix = if with_interface {
+        format!("{}\t", dev.name)
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         o,
         "{prefix}{}\t{}\t{}\t{}",
@@ -238,7 +278,11 @@ pub fn dump(dev: &Device, with_interface: bool) -> String {
         } else {
             o.push_str(&allowed_list(&p.allowed_ips, ',', '\t'));
         }
-        let _ = write!(o, "{}\t{}\t{}\t", p.last_handshake_time.sec as u64, p.rx_bytes, p.tx_bytes);
+        let _ = write!(
+            o,
+            "{}\t{}\t{}\t",
+            p.last_handshake_time.sec as u64, p.rx_bytes, p.tx_bytes
+        );
         if p.persistent_keepalive_interval != 0 {
             let _ = writeln!(o, "{}", p.persistent_keepalive_interval);
         } else {
@@ -250,17 +294,32 @@ pub fn dump(dev: &Device, with_interface: bool) -> String {
 
 /// `show <iface> <param>`; `None` for an unknown parameter.
 pub fn ugly(dev: &Device, param: &str, with_interface: bool) -> Option<String> {
-    let prefix = if with_interface { format!("{}\t", dev.name) } else { String::new() };
+    let prefix = if with_interface {
+        format!("{}\t", dev.name)
+    } else {
+        String::new()
+    };
     let mut o = String::new();
     let per_peer = |f: &dyn Fn(&Peer) -> String| -> String {
-        dev.peers.iter().map(|p| format!("{prefix}{}", f(p))).collect()
+        dev.peers
+            .iter()
+            .map(|p| format!("{prefix}{}", f(p)))
+            .collect()
     };
     match param {
         "public-key" => {
-            let _ = writeln!(o, "{prefix}{}", maybe_key(&dev.public_key, dev.flags.has_public_key));
+            let _ = writeln!(
+                o,
+                "{prefix}{}",
+                maybe_key(&dev.public_key, dev.flags.has_public_key)
+            );
         }
         "private-key" => {
-            let _ = writeln!(o, "{prefix}{}", maybe_key(&dev.private_key, dev.flags.has_private_key));
+            let _ = writeln!(
+                o,
+                "{prefix}{}",
+                maybe_key(&dev.private_key, dev.flags.has_private_key)
+            );
         }
         "listen-port" => {
             let _ = writeln!(o, "{prefix}{}", dev.listen_port);
@@ -270,7 +329,11 @@ pub fn ugly(dev: &Device, param: &str, with_interface: bool) -> Option<String> {
         }
         "endpoints" => {
             o = per_peer(&|p| {
-                format!("{}\t{}\n", key(&p.public_key), endpoint_of(p).unwrap_or_else(|| "(none)".into()))
+                format!(
+                    "{}\t{}\n",
+                    key(&p.public_key),
+                    endpoint_of(p).unwrap_or_else(|| "(none)".into())
+                )
             });
         }
         "allowed-ips" => {
@@ -284,7 +347,13 @@ pub fn ugly(dev: &Device, param: &str, with_interface: bool) -> Option<String> {
             });
         }
         "latest-handshakes" => {
-            o = per_peer(&|p| format!("{}\t{}\n", key(&p.public_key), p.last_handshake_time.sec as u64));
+            o = per_peer(&|p| {
+                format!(
+                    "{}\t{}\n",
+                    key(&p.public_key),
+                    p.last_handshake_time.sec as u64
+                )
+            });
         }
         "transfer" => {
             o = per_peer(&|p| format!("{}\t{}\t{}\n", key(&p.public_key), p.rx_bytes, p.tx_bytes));
@@ -292,7 +361,11 @@ pub fn ugly(dev: &Device, param: &str, with_interface: bool) -> Option<String> {
         "persistent-keepalive" => {
             o = per_peer(&|p| {
                 if p.persistent_keepalive_interval != 0 {
-                    format!("{}\t{}\n", key(&p.public_key), p.persistent_keepalive_interval)
+                    format!(
+                        "{}\t{}\n",
+                        key(&p.public_key),
+                        p.persistent_keepalive_interval
+                    )
                 } else {
                     format!("{}\toff\n", key(&p.public_key))
                 }
@@ -300,7 +373,11 @@ pub fn ugly(dev: &Device, param: &str, with_interface: bool) -> Option<String> {
         }
         "preshared-keys" => {
             o = per_peer(&|p| {
-                format!("{}\t{}\n", key(&p.public_key), maybe_key(&p.preshared_key, p.flags.has_preshared_key))
+                format!(
+                    "{}\t{}\n",
+                    key(&p.public_key),
+                    maybe_key(&p.preshared_key, p.flags.has_preshared_key)
+                )
             });
         }
         "peers" => {
@@ -344,7 +421,11 @@ pub fn showconf(dev: &Device) -> String {
             let _ = writeln!(o, "Endpoint = {ep}");
         }
         if p.persistent_keepalive_interval != 0 {
-            let _ = writeln!(o, "PersistentKeepalive = {}", p.persistent_keepalive_interval);
+            let _ = writeln!(
+                o,
+                "PersistentKeepalive = {}",
+                p.persistent_keepalive_interval
+            );
         }
         if i + 1 < dev.peers.len() {
             o.push('\n');

@@ -18,7 +18,9 @@ pub fn strerror(errno: i32) -> String {
 pub fn gai_strerror(code: i32) -> String {
     // SAFETY: gai_strerror returns a pointer to a static, NUL-terminated
     // string for any code.
-    unsafe { CStr::from_ptr(libc::gai_strerror(code)) }.to_string_lossy().into_owned()
+    unsafe { CStr::from_ptr(libc::gai_strerror(code)) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// A getaddrinfo failure: the `EAI_*` code and the message wg prints for it.
@@ -35,8 +37,15 @@ pub fn gai_is_permanent(code: i32) -> bool {
 
 /// First result of `getaddrinfo(host, service)` for UDP, as wg asks for it.
 /// `Ok(None)` when the first result is neither IPv4 nor IPv6.
-pub fn getaddrinfo(host: Option<&str>, service: &str, passive: bool) -> Result<Option<SocketAddr>, GaiError> {
-    let bad = || GaiError { code: libc::EAI_NONAME, message: gai_strerror(libc::EAI_NONAME) };
+pub fn getaddrinfo(
+    host: Option<&str>,
+    service: &str,
+    passive: bool,
+) -> Result<Option<SocketAddr>, GaiError> {
+    let bad = || GaiError {
+        code: libc::EAI_NONAME,
+        message: gai_strerror(libc::EAI_NONAME),
+    };
     let c_host = match host {
         Some(h) => Some(CString::new(h).map_err(|_| bad())?),
         None => None,
@@ -132,7 +141,11 @@ pub fn if_indextoname(index: u32) -> Option<String> {
         return None;
     }
     // SAFETY: on success buf holds a NUL-terminated name.
-    Some(unsafe { CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned())
+    Some(
+        unsafe { CStr::from_ptr(buf.as_ptr()) }
+            .to_string_lossy()
+            .into_owned(),
+    )
 }
 
 /// `isatty(STDOUT_FILENO)`.
@@ -233,7 +246,11 @@ pub fn format_endpoint(addr: &SocketAddr) -> String {
             if a.scope_id() != 0 {
                 let seg0 = a.ip().segments()[0];
                 let link_local = (seg0 & 0xffc0) == 0xfe80 || (seg0 & 0xff0f) == 0xff02;
-                let scope = if link_local { if_indextoname(a.scope_id()) } else { None };
+                let scope = if link_local {
+                    if_indextoname(a.scope_id())
+                } else {
+                    None
+                };
                 host.push('%');
                 host.push_str(&scope.unwrap_or_else(|| a.scope_id().to_string()));
             }
@@ -270,10 +287,22 @@ mod tests {
 
     #[test]
     fn endpoints() {
-        assert_eq!(format_endpoint(&"192.0.2.1:51820".parse().expect("lit")), "192.0.2.1:51820");
-        assert_eq!(format_endpoint(&"[2001:db8::1]:1".parse().expect("lit")), "[2001:db8::1]:1");
-        assert_eq!(format_endpoint(&"[2001:db8::1%7]:1".parse().expect("lit")), "[2001:db8::1%7]:1");
-        assert_eq!(format_endpoint(&"[fe80::1%4000000]:1".parse().expect("lit")), "[fe80::1%4000000]:1");
+        assert_eq!(
+            format_endpoint(&"192.0.2.1:51820".parse().expect("lit")),
+            "192.0.2.1:51820"
+        );
+        assert_eq!(
+            format_endpoint(&"[2001:db8::1]:1".parse().expect("lit")),
+            "[2001:db8::1]:1"
+        );
+        assert_eq!(
+            format_endpoint(&"[2001:db8::1%7]:1".parse().expect("lit")),
+            "[2001:db8::1%7]:1"
+        );
+        assert_eq!(
+            format_endpoint(&"[fe80::1%4000000]:1".parse().expect("lit")),
+            "[fe80::1%4000000]:1"
+        );
     }
 
     #[test]

@@ -44,7 +44,12 @@ pub fn filter_ansi(s: &str) -> String {
             i += 1;
         }
     }
-    let out: Vec<u8> = b.iter().zip(&keep).filter(|(_, k)| **k).map(|(c, _)| *c).collect();
+    let out: Vec<u8> = b
+        .iter()
+        .zip(&keep)
+        .filter(|(_, k)| **k)
+        .map(|(c, _)| *c)
+        .collect();
     String::from_utf8_lossy(&out).into_owned()
 }
 
@@ -64,7 +69,10 @@ mod tests {
     #[test]
     fn filters_like_terminal_c() {
         assert_eq!(filter_ansi("\x1b[0m"), "");
-        assert_eq!(filter_ansi("\x1b[32m\x1b[1minterface\x1b[0m: x\n"), "interface: x\n");
+        assert_eq!(
+            filter_ansi("\x1b[32m\x1b[1minterface\x1b[0m: x\n"),
+            "interface: x\n"
+        );
         assert_eq!(filter_ansi("plain"), "plain");
         // An ESC [ in the last two bytes is left alone, like the C loop bound.
         assert_eq!(filter_ansi("ab\x1b["), "ab\x1b[");
