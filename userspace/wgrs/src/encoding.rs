@@ -73,8 +73,15 @@ pub fn clamp(key: &mut Key) {
 }
 
 /// The public key of a private key (the scalar is clamped first, as wg does).
+///
+/// Uses the same X25519 as the protocol core's userspace crypto. The base point
+/// has prime order, so no scalar maps it to the all-zero point and the
+/// core's zero-result flag cannot be set here.
 pub fn public_key(private: &Key) -> Key {
-    x25519_dalek::x25519(*private, x25519_dalek::X25519_BASEPOINT_BYTES)
+    use wgrs_proto::crypto::Crypto;
+    let mut public = [0u8; 32];
+    wgrs_proto::rustcrypto::RustCrypto.curve25519_generate_public(&mut public, private);
+    public
 }
 
 #[cfg(test)]
