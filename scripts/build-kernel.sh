@@ -52,5 +52,7 @@ say "building kernel $version (bzImage + modules, ~20 min on 2 cores; log: $buil
 run_logged "$build/build.log" mk -j"$(nproc)" bzImage modules
 run_logged "$build/modules_install.log" mk INSTALL_MOD_PATH="$build/modinst" INSTALL_MOD_STRIP=1 modules_install
 touch "$build/.wgrs-ready"
+# Builds from another configuration or toolchain are never used again.
+find "$WGRS_CACHE" -maxdepth 1 -name 'kernel-*' ! -path "$build" -exec rm -rf {} +
 say "kernel $version built"
 echo "$build"
