@@ -40,7 +40,7 @@ kver=$(cat "$kdir/include/config/kernel.release")
 
 # Per-run directory: staged modules and the shared /io.
 run=$(mktemp -d "$WGRS_CACHE/vm-run.XXXXXX")
-trap 'rm -rf "$run/modules"' EXIT
+trap 'rm -rf "$run"' EXIT
 # Runs of earlier, interrupted boots.
 find "$WGRS_CACHE" -maxdepth 1 -name 'vm-run.*' -mmin +120 -exec rm -rf {} + 2>/dev/null || true
 io=${VM_IO:-$run/io}
@@ -109,5 +109,4 @@ if [ ! -f "$io/.rc" ]; then
 	die "the VM stopped before the command finished (qemu exit $qrc; console: $console_log)"
 fi
 rc=$(cat "$io/.rc")
-[ -n "${VM_IO:-}" ] || rm -rf "$run"
 exit "$rc"
