@@ -45,105 +45,69 @@ pub(crate) fn blake2s(out: &mut [u8], key: &[u8], parts: &[&[u8]]) -> Result {
     Ok(())
 }
 
-/// ChaCha20-Poly1305 with WireGuard's 64-bit counter nonce: writes
-/// `src.len() + TAG_LEN` bytes to `dst`.
-pub(crate) fn aead_encrypt(
-    dst: &mut [u8],
-    src: &[u8],
-    ad: &[u8],
-    nonce: u64,
-    key: &[u8; KEY_LEN],
-) -> Result {
-    if dst.len() != src.len().checked_add(TAG_LEN).ok_or(EINVAL)? {
-        return Err(EINVAL);
-    }
-    // SAFETY: `dst` holds `src.len() + 16` bytes as checked; the slices do
-    // not overlap (one is borrowed mutably); `key` is 32 bytes.
-    unsafe {
-        sys::chacha20poly1305_encrypt(
-            dst.as_mut_ptr(),
-            src.as_ptr(),
-            src.len(),
-            ad.as_ptr(),
-            ad.len(),
-            nonce,
-            key.as_ptr(),
-        )
-    };
+/// Splits an AEAD buffer (payload followed by a tag's worth of bytes) into
+/// the payload length; `None` if it cannot even hold a tag.
+fn payload_len(buf: &[u8]) -> Option<usize> {
+    buf.len().checked_sub(TAG_LEN)
+}
+
+/// ChaCha20-Poly1305 with WireGuard's 64-bit counter nonce, in place: `buf`
+/// is the plaintext followed by `TAG_LEN` bytes of room for the tag.
+pub(crate) fn aead_seal(buf: &mut [u8], ad: &[u8], nonce: u64, key: &[u8; KEY_LEN]) -> Result {
+    let len = payload_len(buf).ok_or(EINVAL)?;
+    let p = buf.as_mut_ptr();
+    // SAFETY: `buf` holds `len + 16` bytes, what encryption writes; lib/crypto
+    // allows `dst == src` (the ChaCha20 stream is applied in place and the
+    // MAC reads the ciphertext after it is written); `key` is 32 bytes.
+    unsafe { sys::chacha20poly1305_encrypt(p, p, len, ad.as_ptr(), ad.len(), nonce, key.as_ptr()) };
     Ok(())
 }
 
-/// Opens what `aead_encrypt` sealed: `dst` gets `src.len() - TAG_LEN` bytes.
-/// Fails with `EBADMSG` if the tag does not verify.
-pub(crate) fn aead_decrypt(
-    dst: &mut [u8],
-    src: &[u8],
-    ad: &[u8],
-    nonce: u64,
-    key: &[u8; KEY_LEN],
-) -> Result {
-    if src.len() < TAG_LEN || dst.len() != src.len() - TAG_LEN {
-        return Err(EINVAL);
-    }
-    // SAFETY: `src` is at least a tag long and `dst` has room for the
-    // plaintext; the buffers are distinct; `key` is 32 bytes.
+/// Opens what `aead_seal` sealed, in place: on success the plaintext is in
+/// `buf[..buf.len() - TAG_LEN]`. `EBADMSG` if the tag does not verify.
+pub(crate) fn aead_open(buf: &mut [u8], ad: &[u8], nonce: u64, key: &[u8; KEY_LEN]) -> Result {
+    payload_len(buf).ok_or(EINVAL)?;
+    let p = buf.as_mut_ptr();
+    // SAFETY: `buf` holds ciphertext and tag (`buf.len()` bytes, at least a
+    // tag); decryption writes `buf.len() - 16` bytes at `p` after the MAC has
+    // read the ciphertext, so `dst == src` is allowed; `key` is 32 bytes.
     let ok = unsafe {
-        sys::chacha20poly1305_decrypt(
-            dst.as_mut_ptr(),
-            src.as_ptr(),
-            src.len(),
-            ad.as_ptr(),
-            ad.len(),
-            nonce,
-            key.as_ptr(),
-        )
+        sys::chacha20poly1305_decrypt(p, p, buf.len(), ad.as_ptr(), ad.len(), nonce, key.as_ptr())
     };
     if ok { Ok(()) } else { Err(bad_message()) }
 }
 
-/// XChaCha20-Poly1305 (cookie replies).
-pub(crate) fn xaead_encrypt(
-    dst: &mut [u8],
-    src: &[u8],
+/// XChaCha20-Poly1305 (cookie replies), in place like `aead_seal`.
+pub(crate) fn xaead_seal(
+    buf: &mut [u8],
     ad: &[u8],
     nonce: &[u8; XNONCE_LEN],
     key: &[u8; KEY_LEN],
 ) -> Result {
-    if dst.len() != src.len().checked_add(TAG_LEN).ok_or(EINVAL)? {
-        return Err(EINVAL);
-    }
-    // SAFETY: as in `aead_encrypt`; `nonce` is 24 bytes.
+    let len = payload_len(buf).ok_or(EINVAL)?;
+    let p = buf.as_mut_ptr();
+    // SAFETY: as in `aead_seal`; `nonce` is 24 bytes.
     unsafe {
-        sys::xchacha20poly1305_encrypt(
-            dst.as_mut_ptr(),
-            src.as_ptr(),
-            src.len(),
-            ad.as_ptr(),
-            ad.len(),
-            nonce.as_ptr(),
-            key.as_ptr(),
-        )
+        sys::xchacha20poly1305_encrypt(p, p, len, ad.as_ptr(), ad.len(), nonce.as_ptr(), key.as_ptr())
     };
     Ok(())
 }
 
-/// Opens what `xaead_encrypt` sealed.
-pub(crate) fn xaead_decrypt(
-    dst: &mut [u8],
-    src: &[u8],
+/// Opens what `xaead_seal` sealed, in place.
+pub(crate) fn xaead_open(
+    buf: &mut [u8],
     ad: &[u8],
     nonce: &[u8; XNONCE_LEN],
     key: &[u8; KEY_LEN],
 ) -> Result {
-    if src.len() < TAG_LEN || dst.len() != src.len() - TAG_LEN {
-        return Err(EINVAL);
-    }
-    // SAFETY: as in `aead_decrypt`; `nonce` is 24 bytes.
+    payload_len(buf).ok_or(EINVAL)?;
+    let p = buf.as_mut_ptr();
+    // SAFETY: as in `aead_open`; `nonce` is 24 bytes.
     let ok = unsafe {
         sys::xchacha20poly1305_decrypt(
-            dst.as_mut_ptr(),
-            src.as_ptr(),
-            src.len(),
+            p,
+            p,
+            buf.len(),
             ad.as_ptr(),
             ad.len(),
             nonce.as_ptr(),
@@ -254,21 +218,29 @@ mod tests {
     fn aead_round_trip_and_tamper() {
         let key = [0x11u8; 32];
         let msg = *b"wgrs lib/crypto round trip, 44 bytes long...";
-        let mut sealed = [0u8; 44 + TAG_LEN];
-        assert!(aead_encrypt(&mut sealed, &msg, b"ad", 7, &key).is_ok());
-        assert!(sealed[..44] != msg[..]);
-        let mut opened = [0u8; 44];
-        assert!(aead_decrypt(&mut opened, &sealed, b"ad", 7, &key).is_ok());
-        assert_eq!(opened, msg);
+        let mut buf = [0u8; 44 + TAG_LEN];
+        buf[..44].copy_from_slice(&msg);
+        assert!(aead_seal(&mut buf, b"ad", 7, &key).is_ok());
+        assert!(buf[..44] != msg[..]);
+        let sealed = buf;
+        assert!(aead_open(&mut buf, b"ad", 7, &key).is_ok());
+        assert_eq!(buf[..44], msg[..]);
         // Wrong nonce, wrong AD, a flipped bit: all refused.
-        assert!(aead_decrypt(&mut opened, &sealed, b"ad", 8, &key).is_err());
-        assert!(aead_decrypt(&mut opened, &sealed, b"AD", 7, &key).is_err());
-        sealed[3] ^= 1;
-        assert!(aead_decrypt(&mut opened, &sealed, b"ad", 7, &key).is_err());
-        // Length mismatches are errors, not overruns.
-        let mut short = [0u8; 10];
-        assert!(aead_encrypt(&mut short, &msg, b"", 0, &key).is_err());
-        assert!(aead_decrypt(&mut short, &sealed[..5], b"", 0, &key).is_err());
+        buf = sealed;
+        assert!(aead_open(&mut buf, b"ad", 8, &key).is_err());
+        buf = sealed;
+        assert!(aead_open(&mut buf, b"AD", 7, &key).is_err());
+        buf = sealed;
+        buf[3] ^= 1;
+        assert!(aead_open(&mut buf, b"ad", 7, &key).is_err());
+        // Too short to hold a tag: an error, not an overrun.
+        let mut short = [0u8; TAG_LEN - 1];
+        assert!(aead_seal(&mut short, b"", 0, &key).is_err());
+        assert!(aead_open(&mut short, b"", 0, &key).is_err());
+        // An empty payload (a keepalive) is just a tag.
+        let mut tag_only = [0u8; TAG_LEN];
+        assert!(aead_seal(&mut tag_only, b"", 1, &key).is_ok());
+        assert!(aead_open(&mut tag_only, b"", 1, &key).is_ok());
     }
 
     #[test]
@@ -276,14 +248,16 @@ mod tests {
         let key = [0x22u8; 32];
         let nonce = [0x33u8; 24];
         let cookie = [0x44u8; 16];
-        let mut sealed = [0u8; 32];
-        assert!(xaead_encrypt(&mut sealed, &cookie, &[9u8; 16], &nonce, &key).is_ok());
-        let mut opened = [0u8; 16];
-        assert!(xaead_decrypt(&mut opened, &sealed, &[9u8; 16], &nonce, &key).is_ok());
-        assert_eq!(opened, cookie);
+        let mut buf = [0u8; 32];
+        buf[..16].copy_from_slice(&cookie);
+        assert!(xaead_seal(&mut buf, &[9u8; 16], &nonce, &key).is_ok());
+        let sealed = buf;
+        assert!(xaead_open(&mut buf, &[9u8; 16], &nonce, &key).is_ok());
+        assert_eq!(buf[..16], cookie[..]);
         let mut other = nonce;
         other[23] ^= 0x80;
-        assert!(xaead_decrypt(&mut opened, &sealed, &[9u8; 16], &other, &key).is_err());
+        buf = sealed;
+        assert!(xaead_open(&mut buf, &[9u8; 16], &other, &key).is_err());
     }
 
     #[test]

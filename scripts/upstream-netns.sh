@@ -30,7 +30,12 @@ set -e
 if [ "$rc" = 0 ]; then
 	say "upstream netns.sh PASSED against $module.ko in $((SECONDS - start))s"
 else
-	last=$(grep -a '\[+\]' "$out/console.log" | tail -n 1 | sed 's/\x1b\[[0-9;]*m//g')
-	say "upstream netns.sh FAILED against $module.ko (exit $rc) after $((SECONDS - start))s; last step: $last"
+	# netns.sh's clean-up always begins by deleting NS0's wg0: the step
+	# before it is the one that failed.
+	last=$(sed -e 's/\x1b\[[0-9;]*m//g' -e 's/\r$//' "$out/console.log" | awk '
+		/^\[\+\] NS0: ip link del dev wg0$/ { print step; exit }
+		/^\[\+\] / { step = $0 }')
+	say "upstream netns.sh FAILED against $module.ko (exit $rc) after $((SECONDS - start))s"
+	say "failing step: ${last:-unknown (see $out/console.log)}"
 fi
 exit "$rc"
