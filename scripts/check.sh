@@ -59,10 +59,11 @@ if [ -f "$out/cargo-test.log" ]; then
 fi
 ktap_pass=0 ktap_fail=0 ktap_skip=0
 if [ -f "$out/vm-tests/ktap.log" ]; then
-	ktap_pass=$(grep -cE '^  ok [0-9]+ ' "$out/vm-tests/ktap.log" | head -1)
-	ktap_skip=$(grep -cE '^  ok [0-9]+ .*# SKIP' "$out/vm-tests/ktap.log" | head -1)
-	ktap_fail=$(grep -cE '^  not ok [0-9]+ ' "$out/vm-tests/ktap.log" | head -1)
-	ktap_pass=$((ktap_pass - ktap_skip))
+	read -r ktap_pass ktap_fail ktap_skip < <(awk '
+		/^  ok [0-9]+ .*# SKIP/ { s++; next }
+		/^  ok [0-9]+ / { p++; next }
+		/^  not ok [0-9]+ / { f++ }
+		END { print p + 0, f + 0, s + 0 }' "$out/vm-tests/ktap.log")
 fi
 
 echo
