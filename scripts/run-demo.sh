@@ -14,6 +14,11 @@ pp ip link set wg0 up
 pp ip -brief link show type wireguard
 pp ip link del wg0
 echo; echo "wgrs.ko made and removed a wireguard device."
+if command -v wgrs >/dev/null; then
+	pp sh -c "wgrs genkey | tee /tmp/key | wgrs pubkey"
+	echo "(the wgrs CLI is on PATH; it configures devices of the C driver today, and"
+	echo " of wgrs.ko once its wireguard netlink family lands)"
+fi
 '
 if [ -t 0 ] && [ -t 1 ]; then
 	exec "$WGRS_TOP/scripts/vm.sh" --interactive -- bash -c "$demo"

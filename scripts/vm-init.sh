@@ -2,7 +2,7 @@
 # PID 1 of the test VM (installed as /sbin/wgrs-init by scripts/vm.sh).
 # Mounts what a test needs, runs /io/.cmd (or a shell), records its exit
 # status in /io/.rc and powers off.
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/mnt/wgrs/userspace/target/release
 export HOME=/root TERM=${TERM:-linux}
 
 mount -t proc proc /proc
