@@ -141,11 +141,8 @@ pub fn if_indextoname(index: u32) -> Option<String> {
         return None;
     }
     // SAFETY: on success buf holds a NUL-terminated name.
-    Some(
-        unsafe { CStr::from_ptr(buf.as_ptr()) }
-            .to_string_lossy()
-            .into_owned(),
-    )
+    let name = unsafe { CStr::from_ptr(buf.as_ptr()) };
+    Some(name.to_string_lossy().into_owned())
 }
 
 /// `isatty(STDOUT_FILENO)`.
