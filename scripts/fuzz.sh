@@ -7,39 +7,34 @@
 # artifacts and logs live outside the checkout, in $WGRS_FUZZ_DIR
 # (default ~/.cache/wgrs/fuzz). Prints one line per target; exits non-zero
 # if any target crashes (the crash input is kept in the artifacts dir).
-set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 secs="${1:-10}"
 case "$secs" in ''|*[!0-9]*) echo "usage: $0 [seconds-per-target]" >&2; exit 2;; esac
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-fuzz_crate="$root/userspace/wgrs-proto/fuzz"
-work="${WGRS_FUZZ_DIR:-$HOME/.cache/wgrs/fuzz}"
+fuzz_crate="$WGRS_TOP/userspace/wgrs-proto/fuzz"
+work="${WGRS_FUZZ_DIR:-$WGRS_CACHE/fuzz}"
 nice_cmd=(nice -n 19)
 
+mkdir -p "$work/logs"
 if ! rustup toolchain list | grep -q '^nightly'; then
-    echo "fuzz: installing nightly toolchain" >&2
-    rustup toolchain install nightly --profile minimal >/dev/null
+    say "fuzz: installing the nightly toolchain (cargo-fuzz needs it)"
+    run_logged "$work/logs/nightly-install.log" rustup toolchain install nightly --profile minimal
 fi
 if ! command -v cargo-fuzz >/dev/null 2>&1; then
-    echo "fuzz: installing cargo-fuzz" >&2
-    "${nice_cmd[@]}" cargo install --locked cargo-fuzz >/dev/null 2>&1
+    say "fuzz: cargo install cargo-fuzz (a few minutes, once)"
+    run_logged "$work/logs/cargo-fuzz-install.log" "${nice_cmd[@]}" cargo install --locked cargo-fuzz
 fi
 
 # curve25519-dalek 4.0.0-rc.3 (pinned through boringtun's x25519-dalek) picks
 # its SIMD backend with a nightly feature that no longer exists: use serial.
 export RUSTFLAGS="${RUSTFLAGS:-} --cfg curve25519_dalek_backend=\"serial\""
 
-mkdir -p "$work/logs"
 cd "$fuzz_crate"
 targets=$(cargo +nightly fuzz list)
 
-echo "fuzz: building targets" >&2
-if ! "${nice_cmd[@]}" cargo +nightly fuzz build >"$work/logs/build.log" 2>&1; then
-    tail -n 30 "$work/logs/build.log" >&2
-    echo "fuzz: build failed (log: $work/logs/build.log)" >&2
-    exit 1
-fi
+say "fuzz: building targets"
+run_logged "$work/logs/build.log" "${nice_cmd[@]}" cargo +nightly fuzz build
 
 failed=0
 for t in $targets; do
