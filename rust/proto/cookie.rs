@@ -18,7 +18,7 @@ use super::constants::{
 use super::crypto::Crypto;
 use super::keypair::has_expired;
 use super::messages::CookieReply;
-use super::util::{ct_eq, zeroize};
+use super::util::{ct_eq, put, zeroize};
 
 /// Errors of cookie handling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,18 +221,21 @@ impl CookieChecker {
         let mut nonce = [0u8; COOKIE_NONCE_LEN];
         c.random(&mut nonce);
         let mut cookie = self.make_cookie(c, src_ip, src_port, now);
-        let mut tag = [0u8; TAG_LEN];
-        c.xchacha20poly1305_encrypt(
-            &mut cookie,
-            &mut tag,
-            mac1,
-            &nonce,
-            &self.cookie_encryption_key,
-        );
+        // cookie || room for the tag, sealed in place.
         let mut encrypted_cookie = [0u8; COOKIE_LEN + TAG_LEN];
-        let (a, b) = encrypted_cookie.split_at_mut(COOKIE_LEN);
-        a.copy_from_slice(&cookie);
-        b.copy_from_slice(&tag);
+        let placed = put(&mut encrypted_cookie, 0, &cookie);
+        zeroize(&mut cookie);
+        if !placed
+            || !c.xchacha20poly1305_seal(
+                &mut encrypted_cookie,
+                mac1,
+                &nonce,
+                &self.cookie_encryption_key,
+            )
+        {
+            zeroize(&mut encrypted_cookie);
+            return Err(CookieError::Crypto);
+        }
         Ok(CookieReply {
             receiver: sender_index,
             nonce,
@@ -323,22 +326,23 @@ impl PeerCookie {
         if !self.have_sent_mac1 {
             return Err(CookieError::Unexpected);
         }
-        let mut cookie = [0u8; COOKIE_LEN];
-        let mut tag = [0u8; TAG_LEN];
-        let (a, b) = reply.encrypted_cookie.split_at(COOKIE_LEN);
-        cookie.copy_from_slice(a);
-        tag.copy_from_slice(b);
-        if !c.xchacha20poly1305_decrypt(
-            &mut cookie,
-            &tag,
+        // Encrypted cookie || tag, opened in place.
+        let mut buf = reply.encrypted_cookie;
+        if !c.xchacha20poly1305_open(
+            &mut buf,
             &self.last_mac1_sent,
             &reply.nonce,
             &self.cookie_decryption_key,
         ) {
-            zeroize(&mut cookie);
+            zeroize(&mut buf);
             return Err(CookieError::Decrypt);
         }
-        self.cookie = cookie;
+        let Some(cookie) = buf.first_chunk::<COOKIE_LEN>() else {
+            zeroize(&mut buf);
+            return Err(CookieError::Decrypt);
+        };
+        self.cookie = *cookie;
+        zeroize(&mut buf);
         self.birthdate = now;
         self.is_valid = true;
         self.have_sent_mac1 = false;

@@ -4,16 +4,23 @@
 //!
 //! The shape follows the kernel's lib/crypto so the module's implementation is
 //! a thin wrapper: `blake2s()` one-shot (with multi-part input so callers need
-//! no temporary concatenation buffers), `chacha20poly1305_{en,de}crypt()` with
-//! a 64-bit nonce, `xchacha20poly1305_{en,de}crypt()` with a 24-byte nonce,
-//! `curve25519()` that reports an all-zero result, and `get_random_bytes()`.
+//! no temporary concatenation buffers), `chacha20poly1305_{encrypt,decrypt}()`
+//! with a 64-bit nonce, `xchacha20poly1305_{encrypt,decrypt}()` with a 24-byte
+//! nonce, `curve25519()` that reports an all-zero result, and
+//! `get_random_bytes()`.
 //!
-//! In-place AEAD: the kernel functions accept `dst == src`; in-place is what
-//! the data path wants (skb linear data), so the trait is in-place with the
-//! tag kept separately. Implementations must not panic on any input length;
-//! they return `false` when lengths are unsupported.
+//! In-place AEAD over one contiguous buffer: `seal` takes `plaintext || room
+//! for the tag` and leaves `ciphertext || tag`; `open` takes `ciphertext ||
+//! tag` and leaves the plaintext at the front. That is exactly the kernel's
+//! `chacha20poly1305_encrypt(dst, src, src_len, ...)` (writes `src_len + 16`
+//! bytes) and `chacha20poly1305_decrypt(dst, src, src_len_incl_tag, ...)`
+//! with `dst == src`, so the kernel implementation needs no copies, and it is
+//! the layout the data path already has (skb linear data). Implementations
+//! must not panic on any input length; they return `false` when lengths are
+//! unsupported (shorter than a tag, or too long for the cipher). The tag is
+//! `TAG_LEN` (16) bytes.
 
-use super::constants::{COOKIE_NONCE_LEN, KEY_LEN, TAG_LEN};
+use super::constants::{COOKIE_NONCE_LEN, KEY_LEN};
 
 /// Crypto provider used by the protocol core.
 pub trait Crypto {
@@ -25,43 +32,45 @@ pub trait Crypto {
     fn blake2s(&self, out: &mut [u8], key: &[u8], data: &[&[u8]]) -> bool;
 
     /// ChaCha20-Poly1305 (RFC 7539 with the 64-bit counter as the nonce's
-    /// last 8 bytes, little endian) encryption of `buf` in place; the tag is
-    /// written to `tag`.
-    fn chacha20poly1305_encrypt(
+    /// last 8 bytes, little endian).
+    ///
+    /// `buf` holds the plaintext followed by TAG_LEN bytes of room. Encrypts the
+    /// plaintext in place and writes the tag into the room. Returns false (and
+    /// leaves `buf` unspecified) if `buf.len() < TAG_LEN`.
+    fn chacha20poly1305_seal(
         &self,
         buf: &mut [u8],
-        tag: &mut [u8; TAG_LEN],
-        ad: &[u8],
-        nonce: u64,
-        key: &[u8; KEY_LEN],
-    );
-
-    /// In-place ChaCha20-Poly1305 decryption. Returns `false` if the tag does
-    /// not authenticate; `buf` content is then unspecified.
-    fn chacha20poly1305_decrypt(
-        &self,
-        buf: &mut [u8],
-        tag: &[u8; TAG_LEN],
         ad: &[u8],
         nonce: u64,
         key: &[u8; KEY_LEN],
     ) -> bool;
 
-    /// XChaCha20-Poly1305 encryption in place (cookie replies).
-    fn xchacha20poly1305_encrypt(
+    /// `buf` holds ciphertext followed by its TAG_LEN-byte tag. On success the
+    /// plaintext is in `buf[..buf.len() - TAG_LEN]` and true is returned; false if
+    /// `buf` is shorter than a tag or does not authenticate (content unspecified).
+    fn chacha20poly1305_open(
         &self,
         buf: &mut [u8],
-        tag: &mut [u8; TAG_LEN],
+        ad: &[u8],
+        nonce: u64,
+        key: &[u8; KEY_LEN],
+    ) -> bool;
+
+    /// XChaCha20-Poly1305 (cookie replies), same buffer layout and result as
+    /// [`Self::chacha20poly1305_seal`].
+    fn xchacha20poly1305_seal(
+        &self,
+        buf: &mut [u8],
         ad: &[u8],
         nonce: &[u8; COOKIE_NONCE_LEN],
         key: &[u8; KEY_LEN],
-    );
+    ) -> bool;
 
-    /// XChaCha20-Poly1305 decryption in place. `false` if not authentic.
-    fn xchacha20poly1305_decrypt(
+    /// XChaCha20-Poly1305 opening, same buffer layout and result as
+    /// [`Self::chacha20poly1305_open`].
+    fn xchacha20poly1305_open(
         &self,
         buf: &mut [u8],
-        tag: &[u8; TAG_LEN],
         ad: &[u8],
         nonce: &[u8; COOKIE_NONCE_LEN],
         key: &[u8; KEY_LEN],

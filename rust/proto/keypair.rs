@@ -151,16 +151,15 @@ impl Keypair {
         if !header.write(packet) {
             return Err(TransportError::BadLength);
         }
-        let (front, tag_part) = packet
-            .split_at_mut_checked(tag_off)
-            .ok_or(TransportError::BadLength)?;
-        let body = front
+        // Plaintext || room for the tag, sealed in place.
+        let sealed = packet
             .get_mut(DATA_HEADER_LEN..)
             .ok_or(TransportError::BadLength)?;
-        let mut tag = [0u8; TAG_LEN];
-        c.chacha20poly1305_encrypt(body, &mut tag, &[], nonce, &self.sending_key);
-        tag_part.copy_from_slice(&tag);
-        Ok(())
+        if c.chacha20poly1305_seal(sealed, &[], nonce, &self.sending_key) {
+            Ok(())
+        } else {
+            Err(TransportError::BadLength)
+        }
     }
 
     /// Authenticate and decrypt a data message in place without touching
@@ -186,21 +185,18 @@ impl Keypair {
         if hdr.counter >= REJECT_AFTER_MESSAGES {
             return Err(TransportError::NonceExhausted);
         }
-        let len = packet.len();
-        let tag_off = len.checked_sub(TAG_LEN).ok_or(TransportError::BadLength)?;
-        let (front, tag_part) = packet
-            .split_at_mut_checked(tag_off)
-            .ok_or(TransportError::BadLength)?;
-        let tag: [u8; TAG_LEN] = (&*tag_part)
-            .try_into()
-            .map_err(|_| TransportError::BadLength)?;
-        let body = front
+        // Ciphertext || tag, opened in place.
+        let sealed = packet
             .get_mut(DATA_HEADER_LEN..)
             .ok_or(TransportError::BadLength)?;
-        if !c.chacha20poly1305_decrypt(body, &tag, &[], hdr.counter, &self.receiving_key) {
+        let n = sealed
+            .len()
+            .checked_sub(TAG_LEN)
+            .ok_or(TransportError::BadLength)?;
+        if !c.chacha20poly1305_open(sealed, &[], hdr.counter, &self.receiving_key) {
             return Err(TransportError::Decrypt);
         }
-        Ok((body.len(), hdr.counter))
+        Ok((n, hdr.counter))
     }
 
     /// Replay check of an authenticated packet's counter (`counter_validate`).

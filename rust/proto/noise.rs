@@ -229,8 +229,9 @@ fn mix_psk<C: Crypto + ?Sized>(
     r
 }
 
-/// AEAD-encrypt `buf` (plaintext, then room for the tag) with nonce 0 and
-/// `hash` as AD, then mix the ciphertext into `hash`.
+/// Write `plain` into `out` (which must be exactly `plain.len() + TAG_LEN`
+/// bytes: the message field), AEAD-seal it in place with nonce 0 and `hash`
+/// as AD, then mix the resulting `ciphertext || tag` into `hash`.
 fn encrypt_and_hash<C: Crypto + ?Sized>(
     c: &C,
     out: &mut [u8],
@@ -238,36 +239,37 @@ fn encrypt_and_hash<C: Crypto + ?Sized>(
     key: &[u8; KEY_LEN],
     hash: &mut [u8; HASH_LEN],
 ) -> Result<(), NoiseError> {
-    let plen = plain.len();
-    let (body, tag_part) = out.split_at_mut_checked(plen).ok_or(NoiseError::Crypto)?;
-    if tag_part.len() != TAG_LEN {
+    let body_len = out.len().checked_sub(TAG_LEN).ok_or(NoiseError::Crypto)?;
+    if body_len != plain.len() || !put(out, 0, plain) {
         return Err(NoiseError::Crypto);
     }
-    body.copy_from_slice(plain);
-    let mut tag = [0u8; TAG_LEN];
-    c.chacha20poly1305_encrypt(body, &mut tag, hash, 0, key);
-    tag_part.copy_from_slice(&tag);
+    if !c.chacha20poly1305_seal(out, hash, 0, key) {
+        zeroize(out);
+        return Err(NoiseError::Crypto);
+    }
     mix_hash(c, hash, out)
 }
 
-/// Reverse of [`encrypt_and_hash`]: `plain_out` gets the plaintext.
+/// Reverse of [`encrypt_and_hash`], in place: `buf` is `ciphertext || tag`;
+/// on success the plaintext is in `buf[..buf.len() - TAG_LEN]` and `hash` has
+/// the ciphertext mixed in. On failure `buf` is zeroed and `hash` unchanged.
 fn decrypt_and_hash<C: Crypto + ?Sized>(
     c: &C,
-    plain_out: &mut [u8],
-    ct: &[u8],
+    buf: &mut [u8],
     key: &[u8; KEY_LEN],
     hash: &mut [u8; HASH_LEN],
 ) -> Result<(), NoiseError> {
-    let (body, tag_part) = ct
-        .split_at_checked(plain_out.len())
-        .ok_or(NoiseError::Crypto)?;
-    let tag: [u8; TAG_LEN] = tag_part.try_into().map_err(|_| NoiseError::Crypto)?;
-    plain_out.copy_from_slice(body);
-    if !c.chacha20poly1305_decrypt(plain_out, &tag, hash, 0, key) {
-        zeroize(plain_out);
+    // The ciphertext is overwritten by the plaintext, so hash it first.
+    let mut next = [0u8; HASH_LEN];
+    if !c.blake2s(&mut next, &[], &[hash, buf]) {
+        return Err(NoiseError::Crypto);
+    }
+    if !c.chacha20poly1305_open(buf, hash, 0, key) {
+        zeroize(buf);
         return Err(NoiseError::Decrypt);
     }
-    mix_hash(c, hash, ct)
+    *hash = next;
+    Ok(())
 }
 
 /// Initial chaining key and hash for a handshake with responder `responder_static`.
@@ -377,8 +379,9 @@ pub fn consume_initiation_begin<C: Crypto + ?Sized>(
         &msg.ephemeral,
     )?;
     // s
-    let mut s = [0u8; KEY_LEN];
-    decrypt_and_hash(c, &mut s, &msg.encrypted_static, &key, &mut hash)?;
+    let mut s_buf = msg.encrypted_static;
+    decrypt_and_hash(c, &mut s_buf, &key, &mut hash)?;
+    let s = *s_buf.first_chunk::<KEY_LEN>().ok_or(NoiseError::Crypto)?;
     Ok(InitiationPartial {
         remote_static: s,
         remote_ephemeral: msg.ephemeral,
@@ -566,9 +569,12 @@ impl Handshake {
         // ss
         self.mix_precomputed_dh(c, &mut ck, &mut key)?;
         // {t}
-        let mut t = [0u8; TIMESTAMP_LEN];
-        decrypt_and_hash(c, &mut t, &partial.encrypted_timestamp, &key, &mut hash)?;
+        let mut t_buf = partial.encrypted_timestamp;
+        decrypt_and_hash(c, &mut t_buf, &key, &mut hash)?;
         zeroize(&mut key);
+        let t = *t_buf
+            .first_chunk::<TIMESTAMP_LEN>()
+            .ok_or(NoiseError::Crypto)?;
         // Big-endian TAI64N compares correctly as bytes.
         if t <= self.latest_timestamp {
             return Err(NoiseError::Replay);
@@ -684,8 +690,8 @@ impl Handshake {
         // psk
         mix_psk(c, &mut ck, &mut hash, &mut key, &self.preshared_key)?;
         // {}
-        let mut nothing = [0u8; 0];
-        decrypt_and_hash(c, &mut nothing, &msg.encrypted_nothing, &key, &mut hash)?;
+        let mut nothing = msg.encrypted_nothing;
+        decrypt_and_hash(c, &mut nothing, &key, &mut hash)?;
         zeroize(&mut key);
         self.remote_ephemeral = msg.ephemeral;
         self.chaining_key = ck;

@@ -35,45 +35,29 @@ impl Crypto for DetCrypto {
     fn blake2s(&self, out: &mut [u8], key: &[u8], data: &[&[u8]]) -> bool {
         RustCrypto.blake2s(out, key, data)
     }
-    fn chacha20poly1305_encrypt(
-        &self,
-        b: &mut [u8],
-        t: &mut [u8; TAG_LEN],
-        ad: &[u8],
-        n: u64,
-        k: &[u8; KEY_LEN],
-    ) {
-        RustCrypto.chacha20poly1305_encrypt(b, t, ad, n, k)
+    fn chacha20poly1305_seal(&self, b: &mut [u8], ad: &[u8], n: u64, k: &[u8; KEY_LEN]) -> bool {
+        RustCrypto.chacha20poly1305_seal(b, ad, n, k)
     }
-    fn chacha20poly1305_decrypt(
-        &self,
-        b: &mut [u8],
-        t: &[u8; TAG_LEN],
-        ad: &[u8],
-        n: u64,
-        k: &[u8; KEY_LEN],
-    ) -> bool {
-        RustCrypto.chacha20poly1305_decrypt(b, t, ad, n, k)
+    fn chacha20poly1305_open(&self, b: &mut [u8], ad: &[u8], n: u64, k: &[u8; KEY_LEN]) -> bool {
+        RustCrypto.chacha20poly1305_open(b, ad, n, k)
     }
-    fn xchacha20poly1305_encrypt(
+    fn xchacha20poly1305_seal(
         &self,
         b: &mut [u8],
-        t: &mut [u8; TAG_LEN],
-        ad: &[u8],
-        n: &[u8; COOKIE_NONCE_LEN],
-        k: &[u8; KEY_LEN],
-    ) {
-        RustCrypto.xchacha20poly1305_encrypt(b, t, ad, n, k)
-    }
-    fn xchacha20poly1305_decrypt(
-        &self,
-        b: &mut [u8],
-        t: &[u8; TAG_LEN],
         ad: &[u8],
         n: &[u8; COOKIE_NONCE_LEN],
         k: &[u8; KEY_LEN],
     ) -> bool {
-        RustCrypto.xchacha20poly1305_decrypt(b, t, ad, n, k)
+        RustCrypto.xchacha20poly1305_seal(b, ad, n, k)
+    }
+    fn xchacha20poly1305_open(
+        &self,
+        b: &mut [u8],
+        ad: &[u8],
+        n: &[u8; COOKIE_NONCE_LEN],
+        k: &[u8; KEY_LEN],
+    ) -> bool {
+        RustCrypto.xchacha20poly1305_open(b, ad, n, k)
     }
     fn curve25519(&self, o: &mut [u8; KEY_LEN], s: &[u8; KEY_LEN], p: &[u8; KEY_LEN]) -> bool {
         RustCrypto.curve25519(o, s, p)

@@ -36,6 +36,38 @@ fn keyed<M: Mac + blake2::digest::KeyInit>(out: &mut [u8], key: &[u8], data: &[&
     true
 }
 
+/// Split `plaintext || room` and seal the plaintext with `enc`, writing the
+/// detached tag into the room.
+fn seal(
+    buf: &mut [u8],
+    enc: impl FnOnce(&mut [u8]) -> chacha20poly1305::aead::Result<Tag>,
+) -> bool {
+    let Some(body_len) = buf.len().checked_sub(TAG_LEN) else {
+        return false;
+    };
+    let (body, room) = buf.split_at_mut(body_len);
+    match enc(body) {
+        Ok(t) => {
+            room.copy_from_slice(&t);
+            true
+        }
+        // Only fails for absurd lengths (> 256 GiB).
+        Err(_) => false,
+    }
+}
+
+/// Split `ciphertext || tag` and open the ciphertext in place with `dec`.
+fn open(
+    buf: &mut [u8],
+    dec: impl FnOnce(&mut [u8], &Tag) -> chacha20poly1305::aead::Result<()>,
+) -> bool {
+    let Some(body_len) = buf.len().checked_sub(TAG_LEN) else {
+        return false;
+    };
+    let (body, tag) = buf.split_at_mut(body_len);
+    dec(body, Tag::from_slice(tag)).is_ok()
+}
+
 impl Crypto for RustCrypto {
     fn blake2s(&self, out: &mut [u8], key: &[u8], data: &[&[u8]]) -> bool {
         if key.is_empty() {
@@ -57,61 +89,56 @@ impl Crypto for RustCrypto {
         }
     }
 
-    fn chacha20poly1305_encrypt(
+    fn chacha20poly1305_seal(
         &self,
         buf: &mut [u8],
-        tag: &mut [u8; TAG_LEN],
-        ad: &[u8],
-        nonce: u64,
-        key: &[u8; KEY_LEN],
-    ) {
-        let c = ChaCha20Poly1305::new(key.into());
-        match c.encrypt_in_place_detached(&nonce64(nonce), ad, buf) {
-            Ok(t) => tag.copy_from_slice(&t),
-            // Only fails for absurd lengths (> 256 GiB).
-            Err(_) => *tag = [0; TAG_LEN],
-        }
-    }
-
-    fn chacha20poly1305_decrypt(
-        &self,
-        buf: &mut [u8],
-        tag: &[u8; TAG_LEN],
         ad: &[u8],
         nonce: u64,
         key: &[u8; KEY_LEN],
     ) -> bool {
         let c = ChaCha20Poly1305::new(key.into());
-        c.decrypt_in_place_detached(&nonce64(nonce), ad, buf, Tag::from_slice(tag))
-            .is_ok()
+        seal(buf, |body| {
+            c.encrypt_in_place_detached(&nonce64(nonce), ad, body)
+        })
     }
 
-    fn xchacha20poly1305_encrypt(
+    fn chacha20poly1305_open(
         &self,
         buf: &mut [u8],
-        tag: &mut [u8; TAG_LEN],
         ad: &[u8],
-        nonce: &[u8; COOKIE_NONCE_LEN],
+        nonce: u64,
         key: &[u8; KEY_LEN],
-    ) {
-        let c = XChaCha20Poly1305::new(key.into());
-        match c.encrypt_in_place_detached(XNonce::from_slice(nonce), ad, buf) {
-            Ok(t) => tag.copy_from_slice(&t),
-            Err(_) => *tag = [0; TAG_LEN],
-        }
+    ) -> bool {
+        let c = ChaCha20Poly1305::new(key.into());
+        open(buf, |body, tag| {
+            c.decrypt_in_place_detached(&nonce64(nonce), ad, body, tag)
+        })
     }
 
-    fn xchacha20poly1305_decrypt(
+    fn xchacha20poly1305_seal(
         &self,
         buf: &mut [u8],
-        tag: &[u8; TAG_LEN],
         ad: &[u8],
         nonce: &[u8; COOKIE_NONCE_LEN],
         key: &[u8; KEY_LEN],
     ) -> bool {
         let c = XChaCha20Poly1305::new(key.into());
-        c.decrypt_in_place_detached(XNonce::from_slice(nonce), ad, buf, Tag::from_slice(tag))
-            .is_ok()
+        seal(buf, |body| {
+            c.encrypt_in_place_detached(XNonce::from_slice(nonce), ad, body)
+        })
+    }
+
+    fn xchacha20poly1305_open(
+        &self,
+        buf: &mut [u8],
+        ad: &[u8],
+        nonce: &[u8; COOKIE_NONCE_LEN],
+        key: &[u8; KEY_LEN],
+    ) -> bool {
+        let c = XChaCha20Poly1305::new(key.into());
+        open(buf, |body, tag| {
+            c.decrypt_in_place_detached(XNonce::from_slice(nonce), ad, body, tag)
+        })
     }
 
     fn curve25519(
