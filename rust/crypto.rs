@@ -74,7 +74,11 @@ pub(crate) fn aead_open(buf: &mut [u8], ad: &[u8], nonce: u64, key: &[u8; KEY_LE
     let ok = unsafe {
         sys::chacha20poly1305_decrypt(p, p, buf.len(), ad.as_ptr(), ad.len(), nonce, key.as_ptr())
     };
-    if ok { Ok(()) } else { Err(bad_message()) }
+    if ok {
+        Ok(())
+    } else {
+        Err(bad_message())
+    }
 }
 
 /// XChaCha20-Poly1305 (cookie replies), in place like `aead_seal`.
@@ -88,7 +92,15 @@ pub(crate) fn xaead_seal(
     let p = buf.as_mut_ptr();
     // SAFETY: as in `aead_seal`; `nonce` is 24 bytes.
     unsafe {
-        sys::xchacha20poly1305_encrypt(p, p, len, ad.as_ptr(), ad.len(), nonce.as_ptr(), key.as_ptr())
+        sys::xchacha20poly1305_encrypt(
+            p,
+            p,
+            len,
+            ad.as_ptr(),
+            ad.len(),
+            nonce.as_ptr(),
+            key.as_ptr(),
+        )
     };
     Ok(())
 }
@@ -114,7 +126,11 @@ pub(crate) fn xaead_open(
             key.as_ptr(),
         )
     };
-    if ok { Ok(()) } else { Err(bad_message()) }
+    if ok {
+        Ok(())
+    } else {
+        Err(bad_message())
+    }
 }
 
 /// X25519. Returns `None` when the shared point is all zero (a low-order
@@ -268,5 +284,83 @@ mod tests {
         random_bytes(&mut b);
         assert!(a != b);
         assert!(a != [0u8; 32]);
+    }
+}
+
+/// lib/crypto as the protocol core's crypto provider.
+pub(crate) struct KernelCrypto;
+
+impl crate::proto::crypto::Crypto for KernelCrypto {
+    fn blake2s(&self, out: &mut [u8], key: &[u8], data: &[&[u8]]) -> bool {
+        blake2s(out, key, data).is_ok()
+    }
+
+    fn chacha20poly1305_seal(
+        &self,
+        buf: &mut [u8],
+        ad: &[u8],
+        nonce: u64,
+        key: &[u8; KEY_LEN],
+    ) -> bool {
+        aead_seal(buf, ad, nonce, key).is_ok()
+    }
+
+    fn chacha20poly1305_open(
+        &self,
+        buf: &mut [u8],
+        ad: &[u8],
+        nonce: u64,
+        key: &[u8; KEY_LEN],
+    ) -> bool {
+        aead_open(buf, ad, nonce, key).is_ok()
+    }
+
+    fn xchacha20poly1305_seal(
+        &self,
+        buf: &mut [u8],
+        ad: &[u8],
+        nonce: &[u8; XNONCE_LEN],
+        key: &[u8; KEY_LEN],
+    ) -> bool {
+        xaead_seal(buf, ad, nonce, key).is_ok()
+    }
+
+    fn xchacha20poly1305_open(
+        &self,
+        buf: &mut [u8],
+        ad: &[u8],
+        nonce: &[u8; XNONCE_LEN],
+        key: &[u8; KEY_LEN],
+    ) -> bool {
+        xaead_open(buf, ad, nonce, key).is_ok()
+    }
+
+    fn curve25519(
+        &self,
+        out: &mut [u8; KEY_LEN],
+        secret: &[u8; KEY_LEN],
+        basepoint: &[u8; KEY_LEN],
+    ) -> bool {
+        match x25519(secret, basepoint) {
+            Some(shared) => {
+                *out = shared;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn curve25519_generate_public(&self, out: &mut [u8; KEY_LEN], secret: &[u8; KEY_LEN]) -> bool {
+        match x25519_public(secret) {
+            Some(public) => {
+                *out = public;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn random(&self, buf: &mut [u8]) {
+        random_bytes(buf)
     }
 }

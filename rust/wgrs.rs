@@ -15,6 +15,8 @@ use kernel::prelude::*;
 mod crypto;
 mod device;
 mod netdev;
+// The sans-IO protocol core, the very files userspace/wgrs-proto tests.
+mod proto;
 mod rtnl;
 #[path = "sys/mod.rs"]
 mod sys;
