@@ -41,7 +41,9 @@
 
 use core::cell::Cell;
 
-use super::constants::{COOKIE_NONCE_LEN, HASH_LEN, KEY_LEN, NSEC_PER_MSEC, NSEC_PER_SEC, TAG_LEN};
+use super::constants::{
+    COOKIE_LEN, COOKIE_NONCE_LEN, HASH_LEN, KEY_LEN, NSEC_PER_MSEC, NSEC_PER_SEC, TAG_LEN,
+};
 use super::cookie::{
     handshake_action, CookieChecker, HandshakeAction, LoadTracker, MacState, PeerCookie,
 };
@@ -507,7 +509,9 @@ fn handshake<C: Crypto + ?Sized>(
     rate_b: &mut RateEntry,
 ) -> StepResult<()> {
     let init = send_initiation(c, t, a, r.idx_a, r.unix_secs, r.now)?;
-    let mac2 = init.get(INITIATION_LEN.saturating_sub(16)..).unwrap_or(&[]);
+    let mac2 = init
+        .get(INITIATION_LEN.saturating_sub(COOKIE_LEN)..)
+        .unwrap_or(&[]);
     if r.expect_mac2 == is_zero(mac2) {
         return Err(Step::Mac2);
     }
