@@ -40,5 +40,6 @@ pub mod messages;
 pub mod noise;
 pub mod ratelimit;
 pub mod replay;
+pub mod selftest;
 pub mod timers;
 pub mod util;
