@@ -41,7 +41,7 @@ test-userspace: setup
 vm-tests: module userspace rootfs
 	@$(S)/vm-tests.sh
 
-check: setup
+check:
 	@$(S)/check.sh
 
 run: module userspace rootfs
