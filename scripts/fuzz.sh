@@ -26,10 +26,6 @@ if ! command -v cargo-fuzz >/dev/null 2>&1; then
     run_logged "$work/logs/cargo-fuzz-install.log" "${nice_cmd[@]}" cargo install --locked cargo-fuzz
 fi
 
-# curve25519-dalek 4.0.0-rc.3 (pinned through boringtun's x25519-dalek) picks
-# its SIMD backend with a nightly feature that no longer exists: use serial.
-export RUSTFLAGS="${RUSTFLAGS:-} --cfg curve25519_dalek_backend=\"serial\""
-
 cd "$fuzz_crate"
 targets=$(cargo +nightly fuzz list)
 

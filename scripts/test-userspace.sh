@@ -5,5 +5,8 @@
 cd "$WGRS_TOP/userspace"
 say "cargo test --workspace"
 cargo test --locked --workspace --release 2>&1
-say "cargo clippy --workspace --all-targets -- -D warnings"
+say "cargo test (wgrs-interop: the protocol core against boringtun)"
+cargo test --locked --release --manifest-path wgrs-interop/Cargo.toml 2>&1
+say "cargo clippy -- -D warnings (workspace and wgrs-interop)"
 cargo clippy --locked --workspace --all-targets --release --quiet -- -D warnings
+cargo clippy --locked --all-targets --release --quiet --manifest-path wgrs-interop/Cargo.toml -- -D warnings

@@ -280,11 +280,14 @@ fn stack_use_of_the_selftest() {
          (Scratch {} bytes)",
         core::mem::size_of::<Scratch>()
     );
-    // The kernel runs it on a 16 KiB stack (with lib/crypto instead of
-    // RustCrypto); only optimised builds are representative.
+    // The kernel runs it on a 16 KiB stack with lib/crypto, not RustCrypto:
+    // the protocol core's own share is bounded by the Featherweight test
+    // below. Most of this figure is curve25519-dalek's SIMD backend, so this
+    // bound only guards against a gross regression; only optimised builds
+    // are representative.
     if !cfg!(debug_assertions) {
         assert!(
-            with < 8 * 1024,
+            with < 12 * 1024,
             "transcript_with uses {with} bytes of stack"
         );
     }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Interoperability with boringtun's independent WireGuard implementation.
 
+#[path = "../../wgrs-proto/tests/common/mod.rs"]
 mod common;
 
 use std::net::{IpAddr, Ipv4Addr};
