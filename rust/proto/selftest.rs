@@ -758,3 +758,124 @@ fn cookie_round<C: Crypto + ?Sized>(
     }
     Ok(())
 }
+
+/// Which primitive a [`Faulty`] provider gets wrong.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Flip a bit of every BLAKE2s output.
+    Blake2s,
+    /// Flip a bit of every X25519 DH output.
+    X25519,
+    /// Flip a bit of every derived public key.
+    X25519Public,
+    /// Flip a bit of every ChaCha20-Poly1305 ciphertext/tag.
+    ChachaSeal,
+    /// Flip a bit of every XChaCha20-Poly1305 ciphertext/tag.
+    XChachaSeal,
+    /// Flip a bit of the plaintext after a successful open.
+    ChachaOpen,
+    /// Flip a bit of the cookie after a successful XChaCha20 open.
+    XChachaOpen,
+}
+
+impl Fault {
+    /// Every fault, for tests that try them all.
+    pub const ALL: [Fault; 7] = [
+        Fault::Blake2s,
+        Fault::X25519,
+        Fault::X25519Public,
+        Fault::ChachaSeal,
+        Fault::XChachaSeal,
+        Fault::ChachaOpen,
+        Fault::XChachaOpen,
+    ];
+}
+
+/// A provider that is `inner` with one primitive's output corrupted by a
+/// flipped bit: what a broken crypto backend looks like. Running
+/// [`transcript`] on it must not give [`TRANSCRIPT_DIGEST`], which shows
+/// that comparing digests can fail.
+pub struct Faulty<'a, C: Crypto + ?Sized> {
+    inner: &'a C,
+    fault: Fault,
+}
+
+impl<'a, C: Crypto + ?Sized> Faulty<'a, C> {
+    /// `inner`, corrupted as `fault` says.
+    pub fn new(inner: &'a C, fault: Fault) -> Self {
+        Self { inner, fault }
+    }
+}
+
+fn flip(b: &mut [u8]) {
+    if let Some(x) = b.first_mut() {
+        *x ^= 1;
+    }
+}
+
+impl<C: Crypto + ?Sized> Crypto for Faulty<'_, C> {
+    fn blake2s(&self, out: &mut [u8], key: &[u8], data: &[&[u8]]) -> bool {
+        let ok = self.inner.blake2s(out, key, data);
+        if matches!(self.fault, Fault::Blake2s) {
+            flip(out);
+        }
+        ok
+    }
+    fn chacha20poly1305_seal(&self, buf: &mut [u8], ad: &[u8], n: u64, k: &[u8; KEY_LEN]) -> bool {
+        let ok = self.inner.chacha20poly1305_seal(buf, ad, n, k);
+        if matches!(self.fault, Fault::ChachaSeal) {
+            flip(buf);
+        }
+        ok
+    }
+    fn chacha20poly1305_open(&self, buf: &mut [u8], ad: &[u8], n: u64, k: &[u8; KEY_LEN]) -> bool {
+        let ok = self.inner.chacha20poly1305_open(buf, ad, n, k);
+        if ok && matches!(self.fault, Fault::ChachaOpen) && buf.len() > TAG_LEN {
+            flip(buf);
+        }
+        ok
+    }
+    fn xchacha20poly1305_seal(
+        &self,
+        buf: &mut [u8],
+        ad: &[u8],
+        n: &[u8; COOKIE_NONCE_LEN],
+        k: &[u8; KEY_LEN],
+    ) -> bool {
+        let ok = self.inner.xchacha20poly1305_seal(buf, ad, n, k);
+        if matches!(self.fault, Fault::XChachaSeal) {
+            flip(buf);
+        }
+        ok
+    }
+    fn xchacha20poly1305_open(
+        &self,
+        buf: &mut [u8],
+        ad: &[u8],
+        n: &[u8; COOKIE_NONCE_LEN],
+        k: &[u8; KEY_LEN],
+    ) -> bool {
+        let ok = self.inner.xchacha20poly1305_open(buf, ad, n, k);
+        if ok && matches!(self.fault, Fault::XChachaOpen) {
+            flip(buf);
+        }
+        ok
+    }
+    fn curve25519(&self, out: &mut [u8; KEY_LEN], s: &[u8; KEY_LEN], p: &[u8; KEY_LEN]) -> bool {
+        let ok = self.inner.curve25519(out, s, p);
+        if matches!(self.fault, Fault::X25519) {
+            flip(out);
+        }
+        ok
+    }
+    fn curve25519_generate_public(&self, out: &mut [u8; KEY_LEN], s: &[u8; KEY_LEN]) -> bool {
+        let ok = self.inner.curve25519_generate_public(out, s);
+        if matches!(self.fault, Fault::X25519Public) {
+            flip(out);
+        }
+        ok
+    }
+    fn random(&self, buf: &mut [u8]) {
+        self.inner.random(buf)
+    }
+}
