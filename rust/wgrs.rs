@@ -30,7 +30,7 @@ module! {
     authors: ["The wgrs developers"],
     description: "WireGuard secure network tunnel in Rust, with an idle gate",
     license: "GPL",
-    alias: ["rtnl-link-wireguard"],
+    alias: ["rtnl-link-wireguard", "net-pf-16-proto-16-family-wireguard"],
 }
 
 struct Wgrs {
