@@ -108,6 +108,8 @@ impl AllowedIps {
     pub(crate) fn insert(&mut self, peer: PeerId, prefix: Prefix) -> Result {
         self.bump();
         let order = self.next_order;
+        // Positions are never reused (2^64 insertions will not happen).
+        let next_order = order.checked_add(1).ok_or(ENOMEM)?;
         if let Some(owner) = self.by_prefix.get_mut(&prefix) {
             let old = (owner.peer, owner.order);
             // Reuse the listing node's memory: moving never allocates.
@@ -125,7 +127,7 @@ impl AllowedIps {
             self.by_prefix.insert(a);
             self.by_peer.insert(b);
         }
-        self.next_order += 1;
+        self.next_order = next_order;
         Ok(())
     }
 

@@ -62,6 +62,9 @@ const MAX_ATTRS: usize = 16;
 /// Attribute table sizes of the two ops, as in their policies in shim.c.
 const GET_ATTRS: usize = device_attr::WGDEVICE_A_IFNAME as usize + 1;
 const SET_ATTRS: usize = device_attr::WGDEVICE_A_PEERS as usize + 1;
+const _: () = assert!(GET_ATTRS <= MAX_ATTRS && SET_ATTRS <= MAX_ATTRS);
+const _: () = assert!((peer_attr::WGPEER_A_PROTOCOL_VERSION as usize) < MAX_ATTRS);
+const _: () = assert!((allowedip_attr::WGALLOWEDIP_A_FLAGS as usize) < MAX_ATTRS);
 
 /// Keeps the `wireguard` generic netlink family registered.
 pub(crate) struct FamilyRegistration;
@@ -195,9 +198,7 @@ impl<'a> Attr<'a> {
             ),
         };
         let mut attrs = Attrs::empty();
-        // `max + 1` entries of the table are written; it has MAX_ATTRS.
-        const _: () = assert!((peer_attr::WGPEER_A_PROTOCOL_VERSION as usize) < MAX_ATTRS);
-        // SAFETY: `tb` has room for `max + 1` pointers (checked above); the
+        // SAFETY: `tb` has room for `max + 1` pointers (const-asserted); the
         // attribute is valid (type invariant); the policy has `max + 1`
         // entries (shim.c); a null extack is allowed.
         let ret = unsafe {

@@ -132,7 +132,7 @@ fn put_peer(
                 state.next_allowed = Some(pos);
                 return Err(EMSGSIZE);
             }
-            next = cfg.allowed.next_for_peer(id, pos + 1);
+            next = pos.checked_add(1).and_then(|p| cfg.allowed.next_for_peer(id, p));
         }
         msg.nest_end(list);
     }
@@ -176,14 +176,14 @@ pub(crate) fn get_dumpit(state: &mut DumpState, dump: &mut Dump<'_>) -> Result<D
         return Ok(DumpStatus::Done);
     }
     let mut done = true;
-    let mut next = state.last_peer.map_or(0, |id| id + 1);
+    let mut next = state.last_peer.map_or(0, |id| id.saturating_add(1));
     while let Some((id, peer)) = cfg.peers.next_from(next) {
         if put_peer(&mut msg, &cfg, id, peer, state).is_err() {
             done = false;
             break;
         }
         state.last_peer = Some(id);
-        next = id + 1;
+        next = id.saturating_add(1);
     }
     msg.nest_end(peers);
     msg.end();

@@ -82,6 +82,7 @@ impl Peers {
             return Err(EEXIST);
         }
         let id = self.next_id;
+        let next_id = id.checked_add(1).ok_or(E2BIG)?;
         let peer = Peer {
             public_key: key,
             preshared_key: Secret::default(),
@@ -92,7 +93,7 @@ impl Peers {
         let b = RBTreeNode::new(key, id, GFP_KERNEL)?;
         self.by_id.insert(a);
         self.by_key.insert(b);
-        self.next_id += 1;
+        self.next_id = next_id;
         self.count += 1;
         Ok(id)
     }

@@ -5,6 +5,7 @@
 # Prints the request's result: 0, or the positive errno the kernel returned.
 #   genl.pl get-index IFINDEX | get-both IFINDEX NAME | get-none
 #   genl.pl set-index IFINDEX | set-peer-version NAME PUBKEY-HEX VERSION
+#   genl.pl set-peer-flags NAME PUBKEY-HEX FLAGS  (with allowed IP 10.99.0.0/16)
 use strict;
 use warnings;
 use Socket;
@@ -75,6 +76,11 @@ if ($mode eq 'get-index') {
 	($err) = request($fam, $do, $SET, u32(1, $ARGV[0]));
 } elsif ($mode eq 'set-peer-version') {
 	my $peer = attr(1, pack("H*", $ARGV[1])) . u32(10, $ARGV[2]);
+	($err) = request($fam, $do, $SET, str(2, $ARGV[0]) . attr(8 | 0x8000, attr(0 | 0x8000, $peer)));
+} elsif ($mode eq 'set-peer-flags') {
+	my $ip = attr(1, pack("S", 2)) . attr(2, pack("C4", 10, 99, 0, 0)) . attr(3, pack("C", 16));
+	my $peer = attr(1, pack("H*", $ARGV[1])) . u32(3, $ARGV[2]) .
+		attr(9 | 0x8000, attr(0 | 0x8000, $ip));
 	($err) = request($fam, $do, $SET, str(2, $ARGV[0]) . attr(8 | 0x8000, attr(0 | 0x8000, $peer)));
 } else {
 	die "usage: see the head of $0\n";

@@ -6,7 +6,7 @@
 set -u
 cd "$(dirname "$0")" && . ./lib.sh
 require_root
-ktap_header 25
+ktap_header 26
 
 modprobe -r wireguard 2>/dev/null
 modprobe "$WGRS_MODULE" || { ktap_fail "load $WGRS_MODULE"; ktap_finish; }
@@ -62,8 +62,14 @@ check "an allowed IP moves to the peer it is added to" sh -c "
 N wg set wg0 peer "$PB" allowed-ips -10.6.0.0/16
 check "removing another peer's allowed IP does nothing" sh -c "
 	ip netns exec $ns wg show wg0 allowed-ips | grep -F -- '$PA' | grep -q 10.6.0.0/16"
-check "update-only does not create a peer" sh -c "ip netns exec $ns wg set wg0 peer $PC update-only allowed-ips 10.9.0.0/16 &&
+hex() { printf '%s' "$1" | base64 -d | od -An -tx1 | tr -d ' \n'; }
+# WGPEER_F_UPDATE_ONLY (4); not every wg(8) has `update-only`.
+check "update-only does not create a peer" sh -c "
+	test \"\$(ip netns exec $ns ./genl.pl set-peer-flags wg0 $(hex "$PC") 4)\" = 0 &&
 	! ip netns exec $ns wg show wg0 peers | grep -qF -- '$PC'"
+check "update-only updates an existing peer" sh -c "
+	test \"\$(ip netns exec $ns ./genl.pl set-peer-flags wg0 $(hex "$PB") 4)\" = 0 &&
+	ip netns exec $ns wg show wg0 allowed-ips | grep -F -- '$PB' | grep -q 10.99.0.0/16"
 check "a peer is removed with its allowed IPs" sh -c "ip netns exec $ns wg set wg0 peer $PA remove &&
 	! ip netns exec $ns wg show wg0 peers | grep -qF -- '$PA' &&
 	! ip netns exec $ns wg show wg0 allowed-ips | grep -q 10.6.0.0"
@@ -102,7 +108,7 @@ check "SET by unknown ifindex: ENODEV" test "$(N ./genl.pl set-index 999999)" = 
 check "not a wireguard device: EOPNOTSUPP" test "$(N ./genl.pl get-index "$lo")" = 95
 check "both ifindex and ifname: EBADR" test "$(N ./genl.pl get-both "$idx" wg0)" = 53
 check "neither ifindex nor ifname: EBADR" test "$(N ./genl.pl get-none)" = 53
-check "protocol version 2: EPFNOSUPPORT" test "$(N ./genl.pl set-peer-version wg0 "$(printf '%s' "$PB" | base64 -d | od -An -tx1 | tr -d ' \n')" 2)" = 96
+check "protocol version 2: EPFNOSUPPORT" test "$(N ./genl.pl set-peer-version wg0 "$(hex "$PB")" 2)" = 96
 
 check "without CAP_NET_ADMIN: EPERM for GET and SET" sh -c "
 	ip netns exec $ns setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all \
