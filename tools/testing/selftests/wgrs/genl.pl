@@ -14,6 +14,7 @@ my ($AF_NETLINK, $NETLINK_GENERIC, $SOCK_RAW) = (16, 16, 3);
 my ($F_REQUEST, $F_ACK, $F_DUMP) = (1, 4, 0x300);
 my ($NLMSG_ERROR, $NLMSG_DONE) = (2, 3);
 my $seq = 1;
+alarm 30;	# never hang a test run on a lost reply
 
 socket(my $s, $AF_NETLINK, $SOCK_RAW, $NETLINK_GENERIC) or die "socket: $!";
 bind($s, pack("S S L L", $AF_NETLINK, 0, 0, 0)) or die "bind: $!";
@@ -50,7 +51,7 @@ sub request {
 }
 
 # Resolve the family id.
-my ($err, @r) = request(0x10, $F_REQUEST, 3, str(2, "wireguard"));
+my ($err, @r) = request(0x10, $F_REQUEST | $F_ACK, 3, str(2, "wireguard"));
 die "no wireguard family (errno $err)\n" if $err;
 my $fam;
 my $a = substr($r[0], 4);
