@@ -87,13 +87,15 @@ many() {
 			echo "[Peer]"
 			echo "PublicKey = $(head -c 32 /dev/urandom | base64)"
 			printf 'AllowedIPs = 10.%s.%s.0/24' $((i / 256)) $((i % 256))
-			for j in $(seq 1 20); do printf ', fd%02x:%x::/32' $((i % 256)) "$j"; done
+			for j in $(seq 1 20); do printf ', fd00:%x:%x::/48' "$i" "$j"; done
 			echo
 		done
 	} >"$tmp/many.conf"
 	N wg setconf wg0 "$tmp/many.conf" || return 1
-	test "$(N wg show wg0 peers | wc -l)" = 300 || return 1
-	test "$(N wg show wg0 allowed-ips | wc -w)" = $((300 * 22)) || return 1
+	local peers ips
+	peers=$(N wg show wg0 peers | wc -l) ips=$(N wg show wg0 allowed-ips | wc -w)
+	echo "peers $peers, words in allowed-ips $ips"
+	[ "$peers" = 300 ] && [ "$ips" = $((300 * 22)) ] || return 1
 	# Same configuration back, across many dump messages.
 	N wg showconf wg0 >"$tmp/back.conf" && N wg setconf wg0 "$tmp/back.conf" &&
 		N wg showconf wg0 | cmp -s - "$tmp/back.conf"
