@@ -115,7 +115,7 @@ impl<'a> Attr<'a> {
     pub(crate) fn len(&self) -> usize {
         // SAFETY: `ptr` is a valid attribute (type invariant).
         let len = unsafe { sys::nla_len(self.ptr.as_ptr()) };
-        usize::try_from(len).unwrap_or(0)
+        usize::from(len)
     }
 
     fn data(&self) -> *mut u8 {
@@ -340,6 +340,11 @@ pub(crate) struct Msg<'a> {
 /// An open nested attribute of a [`Msg`].
 pub(crate) struct Nest(NonNull<sys::nlattr>);
 
+/// An attribute type as the C API takes it.
+fn attr_type(ty: u32) -> Result<kernel::ffi::c_int> {
+    kernel::ffi::c_int::try_from(ty).map_err(|_| EINVAL)
+}
+
 fn put_result(ret: kernel::ffi::c_int) -> Result {
     if ret == 0 { Ok(()) } else { Err(EMSGSIZE) }
 }
@@ -348,9 +353,10 @@ impl Msg<'_> {
     /// Appends an attribute; `EMSGSIZE` when the message is full.
     pub(crate) fn put(&mut self, ty: u32, data: &[u8]) -> Result {
         let len = kernel::ffi::c_int::try_from(data.len()).map_err(|_| EMSGSIZE)?;
+        let ty = attr_type(ty)?;
         // SAFETY: `skb` is valid (type invariant); `data` is readable for
         // `len` bytes; nla_put checks tailroom.
-        put_result(unsafe { sys::nla_put(self.skb.as_ptr(), ty as _, len, data.as_ptr().cast()) })
+        put_result(unsafe { sys::nla_put(self.skb.as_ptr(), ty, len, data.as_ptr().cast()) })
     }
 
     pub(crate) fn put_u8(&mut self, ty: u32, v: u8) -> Result {
@@ -367,15 +373,17 @@ impl Msg<'_> {
 
     /// A 64-bit value, aligned with a `pad` attribute where needed.
     pub(crate) fn put_u64(&mut self, ty: u32, v: u64, pad: u32) -> Result {
+        let (ty, pad) = (attr_type(ty)?, attr_type(pad)?);
         // SAFETY: `skb` is valid (type invariant); nla_put_u64_64bit checks
         // tailroom.
-        put_result(unsafe { sys::nla_put_u64_64bit(self.skb.as_ptr(), ty as _, v, pad as _) })
+        put_result(unsafe { sys::nla_put_u64_64bit(self.skb.as_ptr(), ty, v, pad) })
     }
 
     /// Opens a nested attribute.
     pub(crate) fn nest_start(&mut self, ty: u32) -> Result<Nest> {
+        let ty = attr_type(ty)?;
         // SAFETY: `skb` is valid (type invariant).
-        let nest = unsafe { sys::nla_nest_start(self.skb.as_ptr(), ty as _) };
+        let nest = unsafe { sys::nla_nest_start(self.skb.as_ptr(), ty) };
         NonNull::new(nest).map(Nest).ok_or(EMSGSIZE)
     }
 

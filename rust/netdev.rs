@@ -51,7 +51,7 @@ impl NetDevice {
         // caller holds, excludes renames; `name` is IFNAMSIZ (16) bytes.
         let name = unsafe { (*self.as_ptr()).name };
         for (o, c) in out.iter_mut().zip(name.iter()) {
-            *o = *c as u8;
+            *o = *c;
         }
         out
     }
