@@ -150,6 +150,40 @@ pub(crate) fn x25519_public(secret: &[u8; KEY_LEN]) -> Option<[u8; KEY_LEN]> {
     ok.then_some(out)
 }
 
+/// Overwrites `buf` with zeros in a way the compiler may not elide.
+pub(crate) fn zeroize(buf: &mut [u8]) {
+    // SAFETY: `buf` is valid for writes of `buf.len()` bytes.
+    unsafe { sys::memzero_explicit(buf.as_mut_ptr().cast(), buf.len()) }
+}
+
+/// Compares two equally long byte strings in constant time.
+pub(crate) fn equal_ct(a: &[u8; KEY_LEN], b: &[u8; KEY_LEN]) -> bool {
+    // SAFETY: both are valid for reads of `KEY_LEN` bytes.
+    unsafe { sys::crypto_memneq(a.as_ptr().cast(), b.as_ptr().cast(), KEY_LEN) == 0 }
+}
+
+/// A 32-byte secret (private or preshared key), zeroed when dropped.
+#[derive(Default)]
+pub(crate) struct Secret(pub(crate) [u8; KEY_LEN]);
+
+impl Secret {
+    pub(crate) fn bytes(&self) -> &[u8; KEY_LEN] {
+        &self.0
+    }
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        zeroize(&mut self.0);
+    }
+}
+
+/// Clamps a Curve25519 secret (RFC 7748), as `curve25519_clamp_secret`.
+pub(crate) fn clamp_secret(secret: &mut [u8; KEY_LEN]) {
+    secret[0] &= 248;
+    secret[31] = (secret[31] & 127) | 64;
+}
+
 /// Fills `buf` from the kernel's CRNG.
 pub(crate) fn random_bytes(buf: &mut [u8]) {
     // SAFETY: `buf` is valid for writes of `buf.len()` bytes.

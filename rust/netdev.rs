@@ -35,6 +35,27 @@ impl NetDevice {
         self.0.get()
     }
 
+    /// The interface index.
+    pub(crate) fn ifindex(&self) -> u32 {
+        // SAFETY: the device is valid (type invariant); ifindex is fixed once
+        // the device is registered.
+        let idx = unsafe { (*self.as_ptr()).ifindex };
+        u32::try_from(idx).unwrap_or(0)
+    }
+
+    /// The interface name, NUL-padded. The name only changes under RTNL, so
+    /// callers that need a consistent name hold [`Rtnl`].
+    pub(crate) fn name(&self, _rtnl: &Rtnl) -> [u8; 16] {
+        let mut out = [0u8; 16];
+        // SAFETY: the device is valid (type invariant) and RTNL, which the
+        // caller holds, excludes renames; `name` is IFNAMSIZ (16) bytes.
+        let name = unsafe { (*self.as_ptr()).name };
+        for (o, c) in out.iter_mut().zip(name.iter()) {
+            *o = *c;
+        }
+        out
+    }
+
     /// The slot in the device's private area where the driver keeps its state.
     pub(crate) fn priv_slot(&self) -> *mut *mut core::ffi::c_void {
         // SAFETY: the device is valid (type invariant) and was allocated by
@@ -54,6 +75,48 @@ impl NetDevice {
     pub(crate) fn count_rx_dropped(&self) {
         // SAFETY: as for `count_tx_dropped`.
         unsafe { sys::dev_dstats_rx_dropped(self.as_ptr()) }
+    }
+}
+
+/// A network namespace, borrowed for the duration of a callback.
+///
+/// # Invariants
+///
+/// The `net` is valid while a reference to this type exists: references are
+/// only made from a namespace the kernel pins for the running callback.
+#[repr(transparent)]
+pub(crate) struct Net(Opaque<sys::net>);
+
+impl Net {
+    /// # Safety
+    ///
+    /// `ptr` must point to a valid `net` that stays alive for `'a`.
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut sys::net) -> &'a Self {
+        // SAFETY: transparent wrapper of `Opaque<net>`; validity per caller.
+        unsafe { &*ptr.cast::<Self>() }
+    }
+
+    pub(crate) fn as_ptr(&self) -> *mut sys::net {
+        self.0.get()
+    }
+}
+
+/// Holds the RTNL mutex until dropped.
+pub(crate) struct Rtnl(());
+
+impl Rtnl {
+    /// Takes RTNL. It may sleep: process context only.
+    pub(crate) fn lock() -> Self {
+        // SAFETY: released exactly once, in `drop`.
+        unsafe { sys::rtnl_lock() };
+        Self(())
+    }
+}
+
+impl Drop for Rtnl {
+    fn drop(&mut self) {
+        // SAFETY: taken in `lock`.
+        unsafe { sys::rtnl_unlock() };
     }
 }
 

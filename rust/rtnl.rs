@@ -7,7 +7,9 @@
 //! to `device::Device`.
 
 use crate::device::Device;
-use crate::netdev::{NetDevice, SkBuff};
+use crate::genetlink::errno;
+use crate::netdev::{Net, NetDevice, SkBuff};
+use core::ptr::NonNull;
 use crate::sys;
 use kernel::error::to_result;
 use kernel::prelude::*;
@@ -29,6 +31,82 @@ impl Drop for LinkRegistration {
         // SAFETY: registered in `register`. The kernel deletes every device of
         // this kind under RTNL, running our destructors, before returning.
         unsafe { sys::wgrs_rtnl_unregister() }
+    }
+}
+
+/// How a request names a device.
+pub(crate) enum DeviceKey {
+    Index(u32),
+    /// NUL-terminated, NUL-padded.
+    Name([u8; 16]),
+}
+
+/// A counted reference to one of our devices, found by index or name.
+///
+/// # Invariants
+///
+/// `dev` holds a reference taken by `dev_get_by_*` (released on drop), so
+/// the `net_device` stays allocated; it is a `wireguard` device of ours that
+/// completed `newlink`, and `device` is its driver state.
+pub(crate) struct DeviceRef {
+    dev: NonNull<sys::net_device>,
+    device: Arc<Device>,
+}
+
+impl DeviceRef {
+    /// Looks the device up in `net`: `ENODEV` if there is none,
+    /// `EOPNOTSUPP` if it is not a `wireguard` device of this module.
+    pub(crate) fn lookup(net: &Net, key: &DeviceKey) -> Result<Self> {
+        let raw = match key {
+            DeviceKey::Index(idx) => {
+                let idx = kernel::ffi::c_int::try_from(*idx).map_err(|_| ENODEV)?;
+                // SAFETY: `net` is valid (type invariant of `Net`).
+                unsafe { sys::dev_get_by_index(net.as_ptr(), idx) }
+            }
+            DeviceKey::Name(name) => {
+                if !name.contains(&0) {
+                    return Err(EINVAL);
+                }
+                // SAFETY: `net` is valid; `name` is NUL-terminated (checked).
+                unsafe { sys::dev_get_by_name(net.as_ptr(), name.as_ptr().cast()) }
+            }
+        };
+        let dev = NonNull::new(raw).ok_or(ENODEV)?;
+        // SAFETY: we hold a reference to `dev`; dropping it releases it.
+        let put = || unsafe { sys::dev_put(dev.as_ptr()) };
+        // SAFETY: `dev` is valid while we hold the reference.
+        if !unsafe { sys::wgrs_netdev_is_ours(dev.as_ptr()) } {
+            put();
+            return Err(errno::eopnotsupp());
+        }
+        // SAFETY: `dev` is valid; devices of ours that anyone can look up are
+        // registered, so `newlink` completed, and `destruct` cannot run
+        // while we hold a reference.
+        let device = match unsafe { device_of(NetDevice::from_raw(dev.as_ptr())) } {
+            Some(device) => device.into(),
+            None => {
+                put();
+                return Err(ENODEV);
+            }
+        };
+        // INVARIANT: reference held, device of ours with its state.
+        Ok(Self { dev, device })
+    }
+
+    pub(crate) fn device(&self) -> &Device {
+        &self.device
+    }
+
+    pub(crate) fn netdev(&self) -> &NetDevice {
+        // SAFETY: the reference we hold keeps `dev` valid (type invariant).
+        unsafe { NetDevice::from_raw(self.dev.as_ptr()) }
+    }
+}
+
+impl Drop for DeviceRef {
+    fn drop(&mut self) {
+        // SAFETY: releases the reference `lookup` took (type invariant).
+        unsafe { sys::dev_put(self.dev.as_ptr()) };
     }
 }
 
