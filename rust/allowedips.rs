@@ -10,19 +10,109 @@
 //! - each peer lists its prefixes in insertion order, and every change bumps
 //!   a sequence number that interrupted dumps compare against.
 //!
-//! Two red-black trees give O(log n) for every operation: `by_prefix`
-//! (prefix → owner) and `by_peer` ((peer, insertion order) → prefix), the
-//! latter being each peer's ordered listing.
-//!
-// TODO: the data path needs longest-prefix match; replace `by_prefix` with a
-// binary (path-compressed) trie like allowedips.c's, RCU-readable, keeping
-// `by_peer` (or an intrusive per-peer list) for the listing.
+//! Two structures hold this. The data path reads two longest-prefix-match
+//! tries (IPv4, IPv6; `abstractions::trie`) under RCU: destination lookups
+//! on send, source checks on receive. Writers also keep a [`Listing`]: two
+//! red-black trees for O(log n) ownership checks and each peer's ordered
+//! listing (dumps, per-peer removal).
 
+use crate::abstractions::rcu::Guard;
+use crate::abstractions::skb::IpAddr;
+use crate::abstractions::trie::RcuTrie;
+use crate::peer::Peer;
 use kernel::prelude::*;
 use kernel::rbtree::{RBTree, RBTreeNode};
+use kernel::sync::Arc;
 
-/// Identifies a peer within its device, never reused.
+/// Identifies a peer within its device (its creation id).
 pub(crate) type PeerId = u64;
+
+/// The data path's view: one trie per family.
+#[pin_data]
+pub(crate) struct AllowedIps {
+    #[pin]
+    v4: RcuTrie<Arc<Peer>>,
+    #[pin]
+    v6: RcuTrie<Arc<Peer>>,
+}
+
+fn key(prefix: &Prefix) -> ([u8; 16], u8, bool) {
+    let mut k = [0u8; 16];
+    match prefix {
+        Prefix::V4 { addr, cidr } => {
+            k[..4].copy_from_slice(addr);
+            (k, *cidr, false)
+        }
+        Prefix::V6 { addr, cidr } => (*addr, *cidr, true),
+    }
+}
+
+impl AllowedIps {
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Self { v4 <- RcuTrie::new(32), v6 <- RcuTrie::new(128) })
+    }
+
+    fn trie(&self, v6: bool) -> &RcuTrie<Arc<Peer>> {
+        if v6 { &self.v6 } else { &self.v4 }
+    }
+
+    /// The peer owning the longest prefix that contains `addr`.
+    pub(crate) fn lookup<'g>(&'g self, addr: &IpAddr, g: &'g Guard) -> Option<&'g Arc<Peer>> {
+        match addr {
+            IpAddr::V4(a) => {
+                let mut k = [0u8; 16];
+                k[..4].copy_from_slice(a);
+                self.v4.lookup(&k, g)
+            }
+            IpAddr::V6(a) => self.v6.lookup(a, g),
+        }
+    }
+
+    /// Gives `prefix` to `peer` (taking it from any other peer). `ENOMEM`
+    /// leaves both structures as they were, except that on the rare
+    /// failure of the second step the prefix is dropped from both.
+    pub(crate) fn insert(&self, listing: &mut Listing, peer: &Arc<Peer>, prefix: Prefix) -> Result {
+        listing.insert(peer.id, prefix)?;
+        let (k, cidr, v6) = key(&prefix);
+        if let Err(e) = self.trie(v6).insert(&k, cidr, peer.clone()) {
+            listing.remove(peer.id, prefix);
+            let _ = self.trie(v6).remove(&k, cidr, |_| true);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Removes `prefix` if `peer` owns it.
+    pub(crate) fn remove(&self, listing: &mut Listing, peer: &Arc<Peer>, prefix: Prefix) {
+        listing.bump();
+        if listing.owner(&prefix) != Some(peer.id) {
+            return;
+        }
+        listing.remove(peer.id, prefix);
+        let (k, cidr, v6) = key(&prefix);
+        self.trie(v6).remove(&k, cidr, |p| Arc::ptr_eq(p, peer));
+    }
+
+    /// Removes every prefix of `peer`.
+    pub(crate) fn remove_by_peer(&self, listing: &mut Listing, peer: &Arc<Peer>) {
+        let mut from = 0;
+        while let Some((pos, prefix)) = listing.next_for_peer(peer.id, from) {
+            let (k, cidr, v6) = key(&prefix);
+            self.trie(v6).remove(&k, cidr, |p| Arc::ptr_eq(p, peer));
+            from = pos.saturating_add(1);
+        }
+        listing.remove_by_peer(peer.id);
+    }
+
+    /// Removes everything (process context; waits for readers).
+    pub(crate) fn clear(&self, listing: &mut Listing) {
+        self.v4.clear_sync();
+        self.v6.clear_sync();
+        listing.clear();
+    }
+}
+
+
 
 /// An address prefix with its host bits cleared.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
@@ -76,20 +166,21 @@ struct Owner {
     order: u64,
 }
 
-/// The allowed IPs of one device.
+/// Each peer's prefixes in insertion order, and each prefix's owner: the
+/// writer side, under the device update lock.
 ///
 /// # Invariants
 ///
 /// `by_prefix` has an entry `p → (peer, order)` exactly when `by_peer` has
 /// `(peer, order) → p`; orders are unique and below `next_order`.
-pub(crate) struct AllowedIps {
+pub(crate) struct Listing {
     by_prefix: RBTree<Prefix, Owner>,
     by_peer: RBTree<(PeerId, u64), Prefix>,
     next_order: u64,
     seq: u64,
 }
 
-impl AllowedIps {
+impl Listing {
     pub(crate) fn new() -> Self {
         Self { by_prefix: RBTree::new(), by_peer: RBTree::new(), next_order: 0, seq: 1 }
     }
@@ -99,7 +190,7 @@ impl AllowedIps {
         self.seq
     }
 
-    fn bump(&mut self) {
+    pub(crate) fn bump(&mut self) {
         self.seq = self.seq.wrapping_add(1).max(1);
     }
 
@@ -180,7 +271,7 @@ mod tests {
         Prefix::v4([a, b, c, d], cidr).unwrap_or(Prefix::V4 { addr: [255; 4], cidr: 0 })
     }
 
-    fn listing(t: &AllowedIps, peer: PeerId) -> KVec<Prefix> {
+    fn listing(t: &Listing, peer: PeerId) -> KVec<Prefix> {
         let mut out = KVec::new();
         let mut from = 0;
         while let Some((pos, p)) = t.next_for_peer(peer, from) {
@@ -212,7 +303,7 @@ mod tests {
 
     #[test]
     fn one_owner_and_moves() {
-        let mut t = AllowedIps::new();
+        let mut t = Listing::new();
         assert!(t.insert(1, v4(10, 0, 0, 0, 8)).is_ok());
         assert!(t.insert(1, v4(192, 168, 1, 0, 24)).is_ok());
         // Same prefix, other host bits: the same entry, moved to peer 2.
@@ -228,7 +319,7 @@ mod tests {
 
     #[test]
     fn listing_order_is_insertion_order() {
-        let mut t = AllowedIps::new();
+        let mut t = Listing::new();
         let ps = [v4(10, 3, 0, 0, 16), v4(10, 1, 0, 0, 16), v4(10, 2, 0, 0, 16)];
         for p in ps {
             assert!(t.insert(7, p).is_ok());
@@ -241,7 +332,7 @@ mod tests {
 
     #[test]
     fn remove_only_from_owner() {
-        let mut t = AllowedIps::new();
+        let mut t = Listing::new();
         assert!(t.insert(1, v4(10, 0, 0, 0, 8)).is_ok());
         let seq = t.seq();
         t.remove(2, v4(10, 0, 0, 0, 8));
@@ -254,7 +345,7 @@ mod tests {
 
     #[test]
     fn remove_by_peer_leaves_others() {
-        let mut t = AllowedIps::new();
+        let mut t = Listing::new();
         for i in 0..100u8 {
             assert!(t.insert(u64::from(i % 3), v4(10, i, 0, 0, 16)).is_ok());
         }
@@ -269,7 +360,7 @@ mod tests {
     #[test]
     fn many_prefixes_one_peer() {
         // As upstream netns.sh: /16s and /48s on one peer; listing intact.
-        let mut t = AllowedIps::new();
+        let mut t = Listing::new();
         let mut n = 0u64;
         for a in 1..=40u8 {
             for b in 0..=255u8 {

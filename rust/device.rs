@@ -1,139 +1,410 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The WireGuard interface: one per `ip link add … type wireguard`.
+//!
+//! What the data path reads is published for lock-free reads (identity,
+//! sockets, the lookup tables, the allowed-IPs tries); the configuration
+//! (`Config`, behind the "device update lock" taken after RTNL, as in C)
+//! is only for writers and dumps.
 
-use crate::allowedips::AllowedIps;
-use crate::crypto::{self, Secret, KEY_LEN};
-use crate::netdev::{DropReason, NetDevice, SkBuff, TunnelSetup};
-use crate::peer::{PeerId, Peers};
+use crate::abstractions::crypto::{self, KernelCrypto, Secret, KEY_LEN};
+use crate::abstractions::netdev::{GroCells, Net, NetDevHandle, NetDevice, NetRef, Rtnl, TunnelSetup};
+use crate::abstractions::rcu::{self, RcuCell, RcuHashTable};
+use crate::abstractions::rtnl::LinkDriver;
+use crate::abstractions::skb::{DropReason, SkBuff, SkbList};
+use crate::abstractions::sync::{new_spinlock_bh, SpinLockBh};
+use crate::abstractions::udp::{EncapReceiver, UdpSocket};
+use crate::abstractions::workqueue::{flags, OwnedQueue};
+use crate::allowedips::{AllowedIps, Listing};
+use crate::log::{ifname, lifetime};
+use crate::noise;
+use crate::peer::Peer;
+use crate::peerlookup::{self, IndexTable, PubkeyTable, INDEX_BITS, PUBKEY_BITS};
+use crate::proto::constants::MESSAGE_PADDING_MULTIPLE;
+use crate::proto::cookie::{CookieChecker, CookieSecret, LoadTracker};
+use crate::proto::noise::StaticIdentity;
+use crate::ratelimiter::RateLimiter;
+use crate::{receive, send, socket, timers};
+use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::prelude::*;
-use kernel::sync::{Arc, Mutex};
+use kernel::rbtree::RBTree;
+use kernel::sync::{Arc, ArcBorrow, Mutex, SpinLock};
+use kernel::workqueue::{impl_has_work, new_work, Work, WorkItem};
 
-/// Largest WireGuard header before the payload: a transport data message.
+/// Transport data header in front of the payload.
 const MESSAGE_DATA_HEADER: u16 = 16;
 /// Poly1305 tag after the payload.
 const AUTH_TAG: u16 = 16;
-/// Payloads are padded to a multiple of this.
-const PADDING_MULTIPLE: u16 = 16;
 const UDP_HEADER: u16 = 8;
 const IPV6_HEADER: u16 = 40;
-/// Link-layer room the underlying route may need (as the C driver reserves).
-const LL_RESERVED: u16 = 32;
-/// Outer headers and WireGuard framing: what the tunnel costs per packet.
-const OVERHEAD: u16 = MESSAGE_DATA_HEADER + AUTH_TAG + UDP_HEADER + IPV6_HEADER;
+/// The smallest data message (a keepalive): header and tag.
+const MESSAGE_MINIMUM: u16 = MESSAGE_DATA_HEADER + AUTH_TAG;
+/// Per packet on the wire, at most: outer IPv6 + UDP + WireGuard framing.
+const OVERHEAD: u16 = MESSAGE_MINIMUM + UDP_HEADER + IPV6_HEADER;
 const ETH_DATA_LEN: u32 = 1500;
 
-/// The device's own key pair.
-#[derive(Default)]
+/// Handshakes waiting to be processed, at most (as C).
+pub(crate) const MAX_QUEUED_INCOMING_HANDSHAKES: u32 = 4096;
+
+/// The device's key pair and what is derived from it, published for the
+/// handshake workers; replaced as a whole when the key changes.
 pub(crate) struct Identity {
-    /// Clamped. All zero until set.
-    pub(crate) private: Secret,
-    pub(crate) public: [u8; KEY_LEN],
-    /// The private key is set and has a public key (not the zero point).
-    pub(crate) has: bool,
+    pub(crate) noise: StaticIdentity,
+    pub(crate) cookie: CookieChecker,
 }
 
-/// A device's configuration, guarded by the device update lock.
+/// The device's two sockets (either may be missing: no IPv6).
+pub(crate) struct Sockets {
+    pub(crate) v4: Option<UdpSocket>,
+    pub(crate) v6: Option<UdpSocket>,
+}
+
+/// The configuration, under the device update lock.
 pub(crate) struct Config {
-    pub(crate) identity: Identity,
+    /// Clamped; all zero until set.
+    pub(crate) private_key: Secret,
+    pub(crate) public_key: [u8; KEY_LEN],
+    /// A private key is set and has a public key.
+    pub(crate) has_identity: bool,
+    /// The configured port (0 = any); while up, the bound one.
     pub(crate) listen_port: u16,
     pub(crate) fwmark: u32,
-    pub(crate) peers: Peers,
-    pub(crate) allowed: AllowedIps,
+    /// By creation id: the order dumps list them.
+    pub(crate) peers: RBTree<u64, Arc<Peer>>,
+    pub(crate) num_peers: usize,
+    /// Each peer's allowed IPs, in insertion order (dumps, removal).
+    pub(crate) listing: Listing,
     /// Bumped by every SET_DEVICE; dumps spanning a change are flagged.
     pub(crate) generation: u32,
 }
 
 impl Config {
-    fn new() -> Self {
-        Self {
-            identity: Identity::default(),
-            listen_port: 0,
-            fwmark: 0,
-            peers: Peers::new(),
-            allowed: AllowedIps::new(),
-            generation: 0,
+    /// The identity the handshake code works with.
+    pub(crate) fn static_identity(&self) -> StaticIdentity {
+        if self.has_identity {
+            StaticIdentity { private: *self.private_key.bytes(), public: self.public_key, has_identity: true }
+        } else {
+            StaticIdentity::empty()
         }
-    }
-
-    /// Removes one peer and its allowed IPs.
-    pub(crate) fn remove_peer(&mut self, id: PeerId) {
-        self.allowed.remove_by_peer(id);
-        self.peers.remove(id);
-    }
-
-    pub(crate) fn remove_all_peers(&mut self) {
-        self.allowed.clear();
-        self.peers.clear();
-    }
-
-    /// Sets the private key as the C driver does: unchanged keys are a no-op;
-    /// a peer whose public key is the new one is removed; the key is stored
-    /// clamped; a key without a public key (all zero) clears the identity.
-    pub(crate) fn set_private_key(&mut self, key: &Secret) {
-        if crypto::equal_ct(self.identity.private.bytes(), key.bytes()) {
-            return;
-        }
-        let public = crypto::x25519_public(key.bytes());
-        if let Some(public) = &public {
-            if let Some(id) = self.peers.lookup(public) {
-                self.remove_peer(id);
-            }
-        }
-        let mut private = Secret(*key.bytes());
-        crypto::clamp_secret(&mut private.0);
-        self.identity.private = private;
-        self.identity.has = public.is_some();
-        self.identity.public = public.unwrap_or([0; KEY_LEN]);
     }
 }
 
 /// Driver state of one interface.
 #[pin_data]
 pub(crate) struct Device {
-    /// The "device update lock": taken after RTNL, like the C driver's
-    /// `device_update_lock`.
+    pub(crate) netdev: NetDevHandle,
+    /// The "device update lock": taken after RTNL.
     #[pin]
     pub(crate) config: Mutex<Config>,
+    pub(crate) identity: RcuCell<Identity>,
+    #[pin]
+    pub(crate) cookie_secret: SpinLock<CookieSecret>,
+    #[pin]
+    pub(crate) peers: PubkeyTable,
+    #[pin]
+    pub(crate) index: IndexTable,
+    #[pin]
+    pub(crate) allowed: AllowedIps,
+    pub(crate) sockets: RcuCell<Sockets>,
+    pub(crate) fwmark: AtomicU32,
+    /// Where the sockets live; cleared when that namespace exits.
+    pub(crate) creating_net: NetRef,
+    #[pin]
+    pub(crate) handshake_queue: SpinLockBh<SkbList>,
+    pub(crate) handshake_queue_len: AtomicU32,
+    #[pin]
+    handshake_work: Work<Device>,
+    #[pin]
+    pub(crate) load: SpinLock<LoadTracker>,
+    #[pin]
+    pub(crate) ratelimiter: SpinLock<RateLimiter>,
+    pub(crate) wq_handshake_rx: OwnedQueue,
+    pub(crate) wq_handshake_tx: OwnedQueue,
+    pub(crate) wq_crypt: OwnedQueue,
+    #[pin]
+    pub(crate) gro: GroCells,
+}
+
+impl_has_work! {
+    impl HasWork<Self> for Device { self.handshake_work }
+}
+
+impl WorkItem for Device {
+    type Pointer = Arc<Device>;
+    fn run(this: Arc<Device>) {
+        receive::handshake_worker(&this);
+    }
+}
+
+impl EncapReceiver for Device {
+    fn receive(this: ArcBorrow<'_, Self>, skb: SkBuff) {
+        receive::packet(this, skb);
+    }
 }
 
 impl Device {
-    /// How the netdev is set up before registration.
-    pub(crate) fn tunnel_setup() -> TunnelSetup {
+    /// Runs `f` with the device if it still exists.
+    pub(crate) fn with_netdev<R>(&self, f: impl FnOnce(&NetDevice) -> R) -> Option<R> {
+        let g = rcu::read_lock();
+        self.netdev.get(&g).map(f)
+    }
+
+    /// Publishes a new identity (or none), derived from the configuration.
+    pub(crate) fn publish_identity(&self, cfg: &Config) -> Result {
+        let id = if cfg.has_identity {
+            let c = &KernelCrypto;
+            Some(rcu::RcuNew::new(
+                Identity { noise: cfg.static_identity(), cookie: CookieChecker::new(c, Some(&cfg.public_key)) },
+                GFP_KERNEL,
+            )?)
+        } else {
+            None
+        };
+        self.identity.replace(id);
+        Ok(())
+    }
+
+    /// Sets the private key as the C driver does. Returns whether the
+    /// device just got an identity (queued packets may go now).
+    pub(crate) fn set_private_key(self: &Arc<Self>, cfg: &mut Config, key: &Secret) -> Result<bool> {
+        if crypto::equal_ct(cfg.private_key.bytes(), key.bytes()) {
+            return Ok(false);
+        }
+        let public = crypto::x25519_public(key.bytes());
+        // A peer with our new public key would be ourselves: it goes first.
+        if let Some(public) = &public {
+            let found = {
+                let g = rcu::read_lock();
+                peerlookup::pubkey_lookup(&self.peers, public, &g).cloned()
+            };
+            if let Some(peer) = found {
+                self.remove_peers(cfg, &[peer]);
+            }
+        }
+        let had = cfg.has_identity;
+        let mut private = Secret(*key.bytes());
+        crypto::clamp_secret(&mut private.0);
+        cfg.private_key = private;
+        cfg.has_identity = public.is_some();
+        cfg.public_key = public.unwrap_or([0; KEY_LEN]);
+        self.publish_identity(cfg)?;
+        let id = cfg.static_identity();
+        for (_, peer) in cfg.peers.iter() {
+            let mut st = peer.hs.lock();
+            st.hs.precompute_static_static(&KernelCrypto, &id);
+            noise::expire_current(peer, &mut st);
+        }
+        Ok(!had && cfg.has_identity)
+    }
+
+    /// Removes peers: unreachable first, then (after one grace period for
+    /// all of them) stopped and released. Under the device update lock.
+    pub(crate) fn remove_peers(&self, cfg: &mut Config, peers: &[Arc<Peer>]) {
+        for peer in peers {
+            self.allowed.remove_by_peer(&mut cfg.listing, peer);
+            peerlookup::pubkey_remove(&self.peers, peer);
+            if cfg.peers.remove(&peer.id).is_some() {
+                cfg.num_peers = cfg.num_peers.saturating_sub(1);
+            }
+            Peer::mark_dead(peer);
+        }
+        rcu::synchronize_net();
+        for peer in peers {
+            Peer::remove_after_dead(peer);
+        }
+    }
+
+    /// Removes every peer.
+    pub(crate) fn remove_all_peers(&self, cfg: &mut Config) {
+        self.allowed.clear(&mut cfg.listing);
+        let mut all = KVec::new();
+        let mut complete = true;
+        for (_, peer) in cfg.peers.iter() {
+            if all.push(peer.clone(), GFP_KERNEL).is_err() {
+                complete = false;
+                break;
+            }
+        }
+        self.remove_peers(cfg, &all);
+        // Out of memory for the list: the rest one at a time.
+        if !complete {
+            while let Some(p) = cfg.peers.iter().next().map(|(_, p)| p.clone()) {
+                self.remove_peers(cfg, &[p]);
+            }
+        }
+    }
+
+    /// Puts a received handshake message on the queue for the workers.
+    pub(crate) fn queue_handshake(this: ArcBorrow<'_, Self>, skb: SkBuff) {
+        if this.handshake_queue_len.load(Ordering::Relaxed) >= MAX_QUEUED_INCOMING_HANDSHAKES {
+            skb.drop_with(DropReason::QueueFull);
+            return;
+        }
+        this.handshake_queue.lock().push_back(skb);
+        this.handshake_queue_len.fetch_add(1, Ordering::Relaxed);
+        let _ = this.wq_handshake_rx.enqueue::<Arc<Device>, 0>(this.into());
+    }
+
+    fn purge_handshake_queue(&self) {
+        let n = self.handshake_queue.lock().purge(DropReason::Shutdown);
+        self.handshake_queue_len.fetch_sub(n, Ordering::Relaxed);
+    }
+}
+
+fn queue(name: &str, dev: &[u8; 16], flags: u32) -> Result<OwnedQueue> {
+    let mut buf = [0u8; 32];
+    let n = name.len().min(15);
+    buf[..n].copy_from_slice(&name.as_bytes()[..n]);
+    let d = ifname(dev).as_bytes();
+    let m = d.len().min(buf.len() - n - 1);
+    buf[n..n + m].copy_from_slice(&d[..m]);
+    let s = CStr::from_bytes_with_nul(&buf[..=n + m]).map_err(|_| EINVAL)?;
+    OwnedQueue::new(s, flags)
+}
+
+impl LinkDriver for Device {
+    fn setup() -> TunnelSetup {
         let overhead = u32::from(OVERHEAD);
-        // The largest MTU whose padded size still fits in an int, less overhead.
-        let max = (i32::MAX as u32) / u32::from(PADDING_MULTIPLE) * u32::from(PADDING_MULTIPLE);
+        let multiple = MESSAGE_PADDING_MULTIPLE as u32;
+        // The largest MTU whose padded size still fits in an int.
+        let max = (i32::MAX as u32) / multiple * multiple;
         TunnelSetup {
-            headroom: MESSAGE_DATA_HEADER + UDP_HEADER + IPV6_HEADER + LL_RESERVED,
-            tailroom: PADDING_MULTIPLE + AUTH_TAG,
+            headroom: MESSAGE_DATA_HEADER + UDP_HEADER + IPV6_HEADER,
+            tailroom: MESSAGE_PADDING_MULTIPLE as u16 + AUTH_TAG,
             mtu: ETH_DATA_LEN - overhead,
             max_mtu: max - overhead,
         }
     }
 
-    pub(crate) fn new(_dev: &NetDevice) -> Result<Arc<Self>> {
-        Arc::pin_init(
-            pin_init!(Self {
-                config <- kernel::new_mutex!(Config::new(), "wgrs_device_update"),
-            }),
+    fn newlink(dev: &NetDevice, handle: NetDevHandle, creating_net: &Net) -> Result<Arc<Self>> {
+        let name = dev.name_racy();
+        let config = Config {
+            private_key: Secret::default(),
+            public_key: [0; KEY_LEN],
+            has_identity: false,
+            listen_port: 0,
+            fwmark: 0,
+            peers: RBTree::new(),
+            num_peers: 0,
+            listing: Listing::new(),
+            generation: 1,
+        };
+        let device = Arc::pin_init(
+            try_pin_init!(Self {
+                netdev: handle,
+                config <- kernel::new_mutex!(config, "wgrs_device_update"),
+                identity: RcuCell::empty(),
+                cookie_secret <- kernel::new_spinlock!(CookieSecret::new(), "wgrs_cookie_secret"),
+                peers <- RcuHashTable::new(PUBKEY_BITS),
+                index <- RcuHashTable::new(INDEX_BITS),
+                allowed <- AllowedIps::new(),
+                sockets: RcuCell::empty(),
+                fwmark: AtomicU32::new(0),
+                creating_net: NetRef::new(creating_net),
+                handshake_queue <- new_spinlock_bh!(SkbList::new(), "wgrs_handshake_queue"),
+                handshake_queue_len: AtomicU32::new(0),
+                handshake_work <- new_work!("wgrs_handshake_rx"),
+                load <- kernel::new_spinlock!(LoadTracker::new(), "wgrs_load"),
+                ratelimiter <- kernel::new_spinlock!(RateLimiter::new(), "wgrs_ratelimiter"),
+                wq_handshake_rx: queue("wg-kex-", &name, flags::CPU_INTENSIVE | flags::FREEZABLE | flags::PERCPU)?,
+                wq_handshake_tx: queue("wg-kex-", &name, flags::UNBOUND | flags::FREEZABLE)?,
+                wq_crypt: queue("wg-crypt-", &name, flags::CPU_INTENSIVE | flags::MEM_RECLAIM | flags::PERCPU)?,
+                gro <- GroCells::new(),
+            }? Error),
             GFP_KERNEL,
-        )
+        )?;
+        device.ratelimiter.lock().init()?;
+        device.gro.init(dev)?;
+        Ok(device)
     }
 
-    pub(crate) fn open(&self) -> Result {
+    fn registered(_this: ArcBorrow<'_, Self>, dev: &NetDevice) {
+        lifetime!("{}: Interface created\n", ifname(&dev.name_racy()));
+    }
+
+    fn open(this: ArcBorrow<'_, Self>, dev: &NetDevice, rtnl: &Rtnl) -> Result {
+        let this: Arc<Self> = this.into();
+        dev.set_inet_defaults(rtnl);
+        let mut cfg = this.config.lock();
+        let socks = socket::init(&this, cfg.listen_port)?;
+        cfg.listen_port = socket::reinit(&this, Some(socks)).unwrap_or(cfg.listen_port);
+        for (_, peer) in cfg.peers.iter() {
+            timers::start(peer);
+            send::send_staged(peer);
+            if peer.timers.lock().t.persistent_keepalive_interval != 0 {
+                send::send_keepalive(peer);
+            }
+        }
         Ok(())
     }
 
-    pub(crate) fn stop(&self) {}
-
-    /// Sends an inner packet. There is no data path yet: nothing is routable.
-    pub(crate) fn xmit(&self, dev: &NetDevice, skb: SkBuff) {
-        dev.count_tx_dropped();
-        skb.drop_with(DropReason::NoRoute);
+    fn stop(this: ArcBorrow<'_, Self>, _dev: &NetDevice) {
+        let cfg = this.config.lock();
+        for (_, peer) in cfg.peers.iter() {
+            let n = peer.staged.lock().purge(DropReason::Shutdown);
+            if let Some(d) = this.netdev.get(&rcu::read_lock()) {
+                d.count_tx_dropped(n);
+            }
+            timers::stop(peer);
+            {
+                let mut st = peer.hs.lock();
+                noise::handshake_clear(peer, &mut st);
+            }
+            noise::keypairs_clear(peer);
+            peer.timers.lock().t.reset_last_sent_handshake();
+        }
+        drop(cfg);
+        this.purge_handshake_queue();
+        socket::reinit(&this, None);
     }
 
-    /// The device is going away: release what it holds.
-    pub(crate) fn shutdown(&self) {
-        self.config.lock().remove_all_peers();
+    fn xmit(this: ArcBorrow<'_, Self>, dev: &NetDevice, skb: SkBuff) {
+        send::xmit(&this, dev, skb);
+    }
+
+    fn destruct(this: &Arc<Self>, dev: &NetDevice) {
+        {
+            let _rtnl = Rtnl::lock();
+            this.creating_net.clear(&_rtnl);
+        }
+        {
+            let mut cfg = this.config.lock();
+            cfg.listen_port = 0;
+            socket::reinit(this, None);
+            this.remove_all_peers(&mut cfg);
+        }
+        this.wq_handshake_rx.destroy();
+        this.wq_handshake_tx.destroy();
+        this.wq_crypt.destroy();
+        this.purge_handshake_queue();
+        this.gro.destroy();
+        // Peers are freed by RCU callbacks; wait for them while the
+        // device can still be named in their log lines.
+        rcu::barrier();
+        rcu::barrier();
+        this.identity.replace(None);
+        lifetime!("{}: Interface destroyed\n", ifname(&dev.name_racy()));
+    }
+
+    fn netns_exit(this: ArcBorrow<'_, Self>, dev: &NetDevice, net: &Net, rtnl: &Rtnl) {
+        if !this.creating_net.is(net) {
+            return;
+        }
+        lifetime!("{}: Creating namespace exiting\n", ifname(&dev.name_racy()));
+        dev.carrier_off();
+        let mut cfg = this.config.lock();
+        this.creating_net.clear(rtnl);
+        socket::reinit(&this, None);
+        // With the sockets gone nothing sends: cached routes into the dying
+        // namespace can be released now.
+        for (_, peer) in cfg.peers.iter() {
+            peer.endpoint.lock().clear_src();
+            peer.dst_cache.reset_now_unused();
+        }
+        drop(cfg);
+    }
+
+    fn netdev_handle(this: &Self) -> &NetDevHandle {
+        &this.netdev
     }
 }

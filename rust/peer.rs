@@ -1,123 +1,235 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Peers of one device: their configuration, indexed by public key.
+//! A peer: its configuration, handshake, sessions, endpoint, queues, timers
+//! and work items, shared (`Arc`) by every table and context that reaches
+//! it, and its removal, which makes sure all of them let go.
 
-pub(crate) use crate::allowedips::PeerId;
-use crate::crypto::{Secret, KEY_LEN};
+use crate::abstractions::crypto::{KernelCrypto, Secret};
+use crate::abstractions::rcu::{self, RcuRc, RcuRcSlot};
+use crate::abstractions::skb::{DropReason, SkbList};
+use crate::abstractions::sync::{new_spinlock_bh, SpinLockBh};
+use crate::abstractions::timer::{impl_has_timer, Timer, TimerCallback};
+use crate::abstractions::udp::{DstCache, Endpoint};
+use crate::device::Device;
+use crate::log::{ifname, lifetime};
+use crate::noise::{self, Keypair, PeerHandshake};
+use crate::proto::constants::KEY_LEN;
+use crate::proto::cookie::PeerCookie;
+use crate::proto::keypair::Keypairs;
+use crate::proto::noise::{Handshake, StaticIdentity};
+use crate::proto::timers::PeerTimers;
+use crate::queueing::TxQueue;
+use crate::timers::TimerState;
+use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use kernel::prelude::*;
-use kernel::rbtree::{RBTree, RBTreeNode};
+use kernel::sync::{Arc, Mutex};
+use kernel::workqueue::{impl_has_work, new_work, Work, WorkItem};
 
 /// As the C driver's MAX_PEERS_PER_DEVICE.
-const MAX_PEERS: usize = 1 << 20;
+pub(crate) const MAX_PEERS: usize = 1 << 20;
 
-/// Where a peer was last seen or was told to be: a `sockaddr_in` or
-/// `sockaddr_in6`, kept as the bytes userspace gave (and gets back).
-#[derive(Clone, Copy)]
-pub(crate) enum Endpoint {
-    None,
-    V4([u8; 16]),
-    V6([u8; 28]),
-}
+static PEER_IDS: AtomicU64 = AtomicU64::new(0);
 
-impl Endpoint {
-    pub(crate) fn bytes(&self) -> Option<&[u8]> {
-        match self {
-            Endpoint::None => None,
-            Endpoint::V4(b) => Some(b),
-            Endpoint::V6(b) => Some(b),
-        }
-    }
-}
+/// Work item ids inside a [`Peer`].
+pub(crate) const TX_WORK: u64 = 1;
+pub(crate) const HANDSHAKE_WORK: u64 = 2;
+pub(crate) const CLEAR_WORK: u64 = 3;
 
-/// One peer's configuration (the data path adds handshake state later).
+/// One peer of a device.
+#[pin_data(PinnedDrop)]
 pub(crate) struct Peer {
+    pub(crate) device: Arc<Device>,
+    /// For log lines and dump order, as the C driver's `internal_id`.
+    pub(crate) id: u64,
     pub(crate) public_key: [u8; KEY_LEN],
-    pub(crate) preshared_key: Secret,
-    pub(crate) endpoint: Endpoint,
-    /// Seconds, 0 = off.
-    pub(crate) persistent_keepalive: u16,
+    /// The interface name when the peer was made (log lines pair by it).
+    pub(crate) ifname: [u8; 16],
+    /// Handshake state; process context only.
+    #[pin]
+    pub(crate) hs: Mutex<PeerHandshake>,
+    /// The three session slots; writers only (the send path reads
+    /// `current`).
+    #[pin]
+    pub(crate) keypairs: SpinLockBh<Keypairs<RcuRc<Keypair>>>,
+    /// `keypairs.current`, published for the send path.
+    pub(crate) current: RcuRcSlot<Keypair>,
+    #[pin]
+    pub(crate) endpoint: SpinLockBh<Endpoint>,
+    #[pin]
+    pub(crate) dst_cache: DstCache,
+    /// Packets waiting for a session (bounded, oldest dropped).
+    #[pin]
+    pub(crate) staged: SpinLockBh<SkbList>,
+    /// Packets with nonces, in order, waiting for encryption and sending.
+    #[pin]
+    pub(crate) tx: SpinLockBh<TxQueue>,
+    #[pin]
+    pub(crate) timers: SpinLockBh<TimerState>,
+    #[pin]
+    pub(crate) timer: Timer<Peer>,
+    #[pin]
+    pub(crate) tx_work: Work<Peer, TX_WORK>,
+    #[pin]
+    pub(crate) handshake_work: Work<Peer, HANDSHAKE_WORK>,
+    #[pin]
+    pub(crate) clear_work: Work<Peer, CLEAR_WORK>,
+    pub(crate) rx_bytes: AtomicU64,
+    pub(crate) tx_bytes: AtomicU64,
+    /// Wall-clock time of the last completed handshake (0 = never).
+    pub(crate) last_handshake_sec: AtomicI64,
+    pub(crate) last_handshake_nsec: AtomicI64,
+    dead: AtomicBool,
 }
 
-/// The peers of a device, in creation order (the order dumps list them).
-///
-/// # Invariants
-///
-/// `by_key` maps exactly the public keys of the peers in `by_id` to their
-/// ids; ids are unique and below `next_id`; `count` is the number of peers.
-pub(crate) struct Peers {
-    by_id: RBTree<PeerId, Peer>,
-    by_key: RBTree<[u8; KEY_LEN], PeerId>,
-    next_id: PeerId,
-    count: usize,
+impl_has_work! {
+    impl HasWork<Self, TX_WORK> for Peer { self.tx_work }
+    impl HasWork<Self, HANDSHAKE_WORK> for Peer { self.handshake_work }
+    impl HasWork<Self, CLEAR_WORK> for Peer { self.clear_work }
+}
+impl_has_timer!(Peer, timer);
+
+impl WorkItem<TX_WORK> for Peer {
+    type Pointer = Arc<Peer>;
+    fn run(this: Arc<Peer>) {
+        crate::send::tx_worker(&this);
+    }
 }
 
-impl Peers {
-    pub(crate) fn new() -> Self {
-        Self { by_id: RBTree::new(), by_key: RBTree::new(), next_id: 1, count: 0 }
+impl WorkItem<HANDSHAKE_WORK> for Peer {
+    type Pointer = Arc<Peer>;
+    fn run(this: Arc<Peer>) {
+        crate::send::send_handshake_initiation(&this);
+    }
+}
+
+impl WorkItem<CLEAR_WORK> for Peer {
+    type Pointer = Arc<Peer>;
+    fn run(this: Arc<Peer>) {
+        lifetime!(
+            "{}: Zeroing out all keys for peer {}, since we haven't received a new one in 540 seconds\n",
+            ifname(&this.ifname),
+            this.id
+        );
+        noise::handshake_clear(&this, &mut this.hs.lock());
+        noise::keypairs_clear(&this);
+    }
+}
+
+impl TimerCallback for Peer {
+    fn expired(this: Arc<Self>) {
+        crate::timers::expired(&this);
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for Peer {
+    fn drop(self: Pin<&mut Self>) {
+        lifetime!("{}: Peer {} destroyed\n", ifname(&self.ifname), self.id);
+    }
+}
+
+impl Peer {
+    /// A new peer of `device` (not yet in any table).
+    pub(crate) fn new(
+        device: &Arc<Device>,
+        identity: &StaticIdentity,
+        public_key: [u8; KEY_LEN],
+        preshared_key: &Secret,
+        running: bool,
+        name: [u8; 16],
+    ) -> Result<Arc<Self>> {
+        let c = &KernelCrypto;
+        let hs = Handshake::new(c, identity, &public_key, preshared_key.bytes());
+        let cookie = PeerCookie::new(c, &public_key);
+        let mut timers = PeerTimers::new(0);
+        timers.running = running;
+        let id = PEER_IDS.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+        let peer = Arc::pin_init(
+            try_pin_init!(Self {
+                device: device.clone(),
+                id,
+                public_key,
+                ifname: name,
+                hs <- kernel::new_mutex!(PeerHandshake { hs, cookie, index: None }, "wgrs_peer_handshake"),
+                keypairs <- new_spinlock_bh!(Keypairs::new(), "wgrs_peer_keypairs"),
+                current: RcuRcSlot::empty(),
+                endpoint <- new_spinlock_bh!(Endpoint::default(), "wgrs_peer_endpoint"),
+                dst_cache <- DstCache::new(),
+                staged <- new_spinlock_bh!(SkbList::new(), "wgrs_peer_staged"),
+                tx <- new_spinlock_bh!(TxQueue::new(), "wgrs_peer_tx"),
+                timers <- new_spinlock_bh!(TimerState::new(timers), "wgrs_peer_timers"),
+                timer <- Timer::new(),
+                tx_work <- new_work!("wgrs_peer_tx"),
+                handshake_work <- new_work!("wgrs_peer_handshake"),
+                clear_work <- new_work!("wgrs_peer_clear"),
+                rx_bytes: AtomicU64::new(0),
+                tx_bytes: AtomicU64::new(0),
+                last_handshake_sec: AtomicI64::new(0),
+                last_handshake_nsec: AtomicI64::new(0),
+                dead: AtomicBool::new(false),
+            }? Error),
+            GFP_KERNEL,
+        )?;
+        lifetime!("{}: Peer {} created\n", ifname(&peer.ifname), peer.id);
+        Ok(peer)
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.count == 0
+    /// Whether the peer is being removed: nothing may hand it to another
+    /// context any more. Read inside an RCU read-side section, so that the
+    /// remover's grace period covers every check that saw `false`.
+    pub(crate) fn is_dead(&self) -> bool {
+        self.dead.load(Ordering::Acquire)
     }
 
-    pub(crate) fn lookup(&self, key: &[u8; KEY_LEN]) -> Option<PeerId> {
-        self.by_key.get(key).copied()
+    /// First step of removal: no new work, timers or sessions from now on
+    /// (once a grace period has passed).
+    pub(crate) fn mark_dead(this: &Arc<Self>) {
+        this.dead.store(true, Ordering::Release);
+        Timer::kill(this);
     }
 
-    pub(crate) fn contains(&self, id: PeerId) -> bool {
-        self.by_id.get(&id).is_some()
-    }
-
-    pub(crate) fn get_mut(&mut self, id: PeerId) -> Option<&mut Peer> {
-        self.by_id.get_mut(&id)
-    }
-
-    /// Adds a peer with `key`, which must not be present yet; `E2BIG` past
-    /// the C driver's limit, `ENOMEM` without memory (and no change).
-    pub(crate) fn create(&mut self, key: [u8; KEY_LEN]) -> Result<PeerId> {
-        if self.count >= MAX_PEERS {
-            return Err(E2BIG);
+    /// Second step of removal, one grace period after [`Self::mark_dead`]:
+    /// drop the sessions and the handshake, stop the timer, wait for the
+    /// work items, throw away queued packets. Process context.
+    pub(crate) fn remove_after_dead(this: &Arc<Self>) {
+        noise::keypairs_clear(this);
+        noise::handshake_clear(this, &mut this.hs.lock());
+        Timer::shutdown(this);
+        let dev = &this.device;
+        dev.wq_crypt.flush();
+        dev.wq_handshake_tx.flush();
+        let n = this.staged.lock().purge(DropReason::Shutdown);
+        let m = this.tx.lock().purge();
+        if let Some(netdev) = dev.netdev.get(&rcu::read_lock()) {
+            netdev.count_tx_dropped(n.saturating_add(m));
         }
-        if self.by_key.get(&key).is_some() {
-            return Err(EEXIST);
+    }
+
+    /// Stores a newly learnt or configured endpoint (no-op if unchanged);
+    /// cached routes are dropped when it changes.
+    pub(crate) fn set_endpoint(&self, ep: &Endpoint) {
+        let mut cur = self.endpoint.lock();
+        if cur.same_as(ep) {
+            return;
         }
-        let id = self.next_id;
-        let next_id = id.checked_add(1).ok_or(E2BIG)?;
-        let peer = Peer {
-            public_key: key,
-            preshared_key: Secret::default(),
-            endpoint: Endpoint::None,
-            persistent_keepalive: 0,
-        };
-        let a = RBTreeNode::new(id, peer, GFP_KERNEL)?;
-        let b = RBTreeNode::new(key, id, GFP_KERNEL)?;
-        self.by_id.insert(a);
-        self.by_key.insert(b);
-        self.next_id = next_id;
-        self.count += 1;
-        Ok(id)
-    }
-
-    /// Removes a peer (its allowed IPs are the caller's business).
-    pub(crate) fn remove(&mut self, id: PeerId) {
-        if let Some(peer) = self.by_id.remove(&id) {
-            self.by_key.remove(&peer.public_key);
-            self.count -= 1;
+        if ep.family() == 0 {
+            return;
         }
+        *cur = *ep;
+        self.dst_cache.reset();
     }
 
-    /// Removes every peer.
-    pub(crate) fn clear(&mut self) {
-        self.by_id = RBTree::new();
-        self.by_key = RBTree::new();
-        self.count = 0;
+    /// Forgets the sticky source address (it may be why we do not get
+    /// through).
+    pub(crate) fn clear_endpoint_src(&self) {
+        self.endpoint.lock().clear_src();
+        self.dst_cache.reset();
     }
 
-    /// The first peer with id `from` or later, in creation order.
-    pub(crate) fn next_from(&self, from: PeerId) -> Option<(PeerId, &Peer)> {
-        let cursor = self.by_id.cursor_lower_bound(&from)?;
-        let (id, _) = cursor.current();
-        let id = *id;
-        self.by_id.get(&id).map(|p| (id, p))
+    /// Records a completed handshake (for `wg show latest-handshakes`).
+    pub(crate) fn note_handshake_time(&self) {
+        let (s, ns) = crate::abstractions::time::wall_clock();
+        self.last_handshake_sec.store(s, Ordering::Relaxed);
+        self.last_handshake_nsec.store(ns, Ordering::Relaxed);
     }
 }

@@ -2,29 +2,40 @@
 
 //! wgrs: WireGuard as a Linux kernel module in Rust.
 //!
-//! A drop-in for the in-tree driver: it registers the same rtnl link kind
-//! (`wireguard`) so that `ip link add wg0 type wireguard` creates its devices.
+//! A drop-in for the in-tree driver: the same rtnl link kind (`wireguard`)
+//! and generic netlink family, so `ip`, `wg` and `wg-quick` work unchanged.
 //!
 //! Layers (see Documentation/design.rst):
 //! - `sys`: bindgen output and the C shim; used only by the abstractions.
-//! - abstractions: `netdev`, `rtnl`, `genetlink`, `crypto`: every `unsafe`
-//!   block lives here.
-//! - driver: `device`, `peer`, `allowedips`, `netlink`: safe Rust on top.
+//! - `abstractions`: safe wrappers over kernel C; every `unsafe` block of the
+//!   module lives there.
+//! - `proto`: the sans-IO protocol core, shared with userspace.
+//! - the driver (everything else): safe Rust, one concern per file, named
+//!   like the C driver's (device, peer, peerlookup, allowedips, noise,
+//!   cookie, ratelimiter, send, receive, socket, timers, queueing, netlink).
 
 use kernel::prelude::*;
 
+mod abstractions;
 mod allowedips;
-mod crypto;
 mod device;
-mod genetlink;
-mod netdev;
+mod log;
 mod netlink;
+mod noise;
 mod peer;
+mod peerlookup;
 // The sans-IO protocol core, the very files userspace/wgrs-proto tests.
 mod proto;
-mod rtnl;
+mod queueing;
+mod ratelimiter;
+mod receive;
+mod send;
+mod socket;
 #[path = "sys/mod.rs"]
 mod sys;
+mod timers;
+
+use abstractions::{genetlink, rcu, rtnl};
 
 module! {
     type: Wgrs,
@@ -35,10 +46,14 @@ module! {
     alias: ["rtnl-link-wireguard", "net-pf-16-proto-16-family-wireguard"],
 }
 
+// The entry points C calls, bound to the driver's types.
+rtnl::link_driver!(device::Device);
+genetlink::wireguard_family!(netlink::Family);
+
 struct Wgrs {
     // Dropped in this order: the family first, as the C driver's exit does.
-    _genl: genetlink::FamilyRegistration,
-    _link: rtnl::LinkRegistration,
+    genl: Option<genetlink::FamilyRegistration>,
+    link: Option<rtnl::LinkRegistration>,
 }
 
 impl kernel::Module for Wgrs {
@@ -46,12 +61,19 @@ impl kernel::Module for Wgrs {
         let link = rtnl::LinkRegistration::register()?;
         let genl = genetlink::FamilyRegistration::register()?;
         pr_info!("WireGuard (wgrs, Rust) loaded. See Documentation/ for the gate.\n");
-        Ok(Wgrs { _genl: genl, _link: link })
+        Ok(Wgrs { genl: Some(genl), link: Some(link) })
     }
 }
 
 impl Drop for Wgrs {
     fn drop(&mut self) {
-        pr_info!("WireGuard (wgrs) unloading\n");
+        drop(self.genl.take());
+        // Deletes every device; their teardown waits for their work.
+        drop(self.link.take());
+        // Callbacks queued with call_rcu run code of this module: wait for
+        // all of them (twice: a callback may queue another).
+        rcu::barrier();
+        rcu::barrier();
+        pr_info!("WireGuard (wgrs) unloaded\n");
     }
 }

@@ -103,80 +103,40 @@ fn compute_mac<C: Crypto + ?Sized>(
     c.blake2s(out, key, &[msg])
 }
 
-/// Device-side cookie state (`struct cookie_checker`).
+/// Device-side MAC keys (the key part of `struct cookie_checker`), derived
+/// from the device's public key and fixed until it changes: every check
+/// takes `&self`, so handshake workers on several CPUs share one checker.
 #[derive(Clone)]
 pub struct CookieChecker {
-    secret: [u8; HASH_LEN],
-    secret_birthdate: u64,
-    secret_valid: bool,
     cookie_encryption_key: [u8; KEY_LEN],
     message_mac1_key: [u8; KEY_LEN],
 }
 
 impl CookieChecker {
-    /// New checker for our static public key (`None` = no identity: all
-    /// keys zero and every mac1 fails to verify, practically).
+    /// Checker for our static public key (`None` = no identity: all keys
+    /// zero and every mac1 fails to verify, practically).
     pub fn new<C: Crypto + ?Sized>(c: &C, our_public: Option<&[u8; KEY_LEN]>) -> Self {
-        let mut s = Self {
-            secret: [0; HASH_LEN],
-            secret_birthdate: 0,
-            secret_valid: false,
-            cookie_encryption_key: [0; KEY_LEN],
-            message_mac1_key: [0; KEY_LEN],
-        };
-        s.set_identity(c, our_public);
-        s
-    }
-
-    /// Recompute keys after the device's identity changed.
-    pub fn set_identity<C: Crypto + ?Sized>(&mut self, c: &C, our_public: Option<&[u8; KEY_LEN]>) {
         match our_public {
-            Some(p) => {
-                self.cookie_encryption_key = precompute_key(c, LABEL_COOKIE, p);
-                self.message_mac1_key = precompute_key(c, LABEL_MAC1, p);
-            }
-            None => {
-                zeroize(&mut self.cookie_encryption_key);
-                zeroize(&mut self.message_mac1_key);
-            }
+            Some(p) => Self {
+                cookie_encryption_key: precompute_key(c, LABEL_COOKIE, p),
+                message_mac1_key: precompute_key(c, LABEL_MAC1, p),
+            },
+            None => Self {
+                cookie_encryption_key: [0; KEY_LEN],
+                message_mac1_key: [0; KEY_LEN],
+            },
         }
     }
 
-    /// Cookie for a source (`make_cookie`), rotating the secret when it is
-    /// older than two minutes. `src_ip` is 4 or 16 bytes in network order.
-    fn make_cookie<C: Crypto + ?Sized>(
-        &mut self,
-        c: &C,
-        src_ip: &[u8],
-        src_port: u16,
-        now: u64,
-    ) -> [u8; COOKIE_LEN] {
-        if !self.secret_valid || has_expired(self.secret_birthdate, COOKIE_SECRET_MAX_AGE, now) {
-            c.random(&mut self.secret);
-            self.secret_birthdate = now;
-            self.secret_valid = true;
-        }
-        let mut cookie = [0u8; COOKIE_LEN];
-        if !c.blake2s(
-            &mut cookie,
-            &self.secret,
-            &[src_ip, &src_port.to_be_bytes()],
-        ) {
-            zeroize(&mut cookie);
-        }
-        cookie
-    }
-
-    /// Check mac1 (and, if `check_cookie`, mac2) of a whole handshake
-    /// message (`wg_cookie_validate_packet` without the rate limiter part).
+    /// Check mac1, and mac2 against `cookie` when one is given (the cookie
+    /// the sender's address earns now, from [`CookieSecret`]), of a whole
+    /// handshake message (`wg_cookie_validate_packet` without the rate
+    /// limiter).
     pub fn validate<C: Crypto + ?Sized>(
-        &mut self,
+        &self,
         c: &C,
         msg: &[u8],
-        src_ip: &[u8],
-        src_port: u16,
-        check_cookie: bool,
-        now: u64,
+        cookie: Option<&[u8; COOKIE_LEN]>,
     ) -> MacState {
         let Some((o1, o2)) = mac_offsets(msg.len()) else {
             return MacState::InvalidMac;
@@ -192,40 +152,33 @@ impl CookieChecker {
         {
             return MacState::InvalidMac;
         }
-        if !check_cookie {
+        let Some(cookie) = cookie else {
             return MacState::ValidMacButNoCookie;
-        }
-        let mut cookie = self.make_cookie(c, src_ip, src_port, now);
-        let ok = compute_mac(c, &cookie, before2, &mut computed) && ct_eq(&computed, mac2);
-        zeroize(&mut cookie);
-        if ok {
+        };
+        if compute_mac(c, cookie, before2, &mut computed) && ct_eq(&computed, mac2) {
             MacState::ValidMacWithCookie
         } else {
             MacState::ValidMacButNoCookie
         }
     }
 
-    /// Build a cookie reply to handshake message `msg` whose sender index is
-    /// `sender_index` (`wg_cookie_message_create`).
+    /// Build a cookie reply carrying `cookie` (what the source of `msg`
+    /// earns, from [`CookieSecret`]) to handshake message `msg` whose sender
+    /// index is `sender_index` (`wg_cookie_message_create`).
     pub fn create_reply<C: Crypto + ?Sized>(
-        &mut self,
+        &self,
         c: &C,
         msg: &[u8],
         sender_index: u32,
-        src_ip: &[u8],
-        src_port: u16,
-        now: u64,
+        cookie: &[u8; COOKIE_LEN],
     ) -> Result<CookieReply, CookieError> {
         let (o1, o2) = mac_offsets(msg.len()).ok_or(CookieError::BadLength)?;
         let mac1 = msg.get(o1..o2).ok_or(CookieError::BadLength)?;
         let mut nonce = [0u8; COOKIE_NONCE_LEN];
         c.random(&mut nonce);
-        let mut cookie = self.make_cookie(c, src_ip, src_port, now);
         // cookie || room for the tag, sealed in place.
         let mut encrypted_cookie = [0u8; COOKIE_LEN + TAG_LEN];
-        let placed = put(&mut encrypted_cookie, 0, &cookie);
-        zeroize(&mut cookie);
-        if !placed
+        if !put(&mut encrypted_cookie, 0, cookie)
             || !c.xchacha20poly1305_seal(
                 &mut encrypted_cookie,
                 mac1,
@@ -241,6 +194,133 @@ impl CookieChecker {
             nonce,
             encrypted_cookie,
         })
+    }
+}
+
+/// The device's rotating cookie secret (the secret part of `struct
+/// cookie_checker`). Only rotation needs exclusive access: callers lock it,
+/// take [`Self::current`] and compute cookies outside the lock.
+pub struct CookieSecret {
+    secret: [u8; HASH_LEN],
+    birthdate: u64,
+    valid: bool,
+}
+
+impl Default for CookieSecret {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl CookieSecret {
+    /// No secret yet: the first use makes one.
+    pub const fn new() -> Self {
+        Self {
+            secret: [0; HASH_LEN],
+            birthdate: 0,
+            valid: false,
+        }
+    }
+
+    /// The secret to make cookies with at `now`, renewed from the random
+    /// source when older than two minutes.
+    pub fn current<C: Crypto + ?Sized>(&mut self, c: &C, now: u64) -> [u8; HASH_LEN] {
+        if !self.valid || has_expired(self.birthdate, COOKIE_SECRET_MAX_AGE, now) {
+            c.random(&mut self.secret);
+            self.birthdate = now;
+            self.valid = true;
+        }
+        self.secret
+    }
+}
+
+impl Drop for CookieSecret {
+    fn drop(&mut self) {
+        zeroize(&mut self.secret);
+    }
+}
+
+/// The cookie a source address earns with `secret` (`make_cookie`):
+/// `MAC(secret, src ip || src port)`; `src_ip` is 4 or 16 bytes in network
+/// order.
+pub fn make_cookie<C: Crypto + ?Sized>(
+    c: &C,
+    secret: &[u8; HASH_LEN],
+    src_ip: &[u8],
+    src_port: u16,
+) -> [u8; COOKIE_LEN] {
+    let mut cookie = [0u8; COOKIE_LEN];
+    if !c.blake2s(&mut cookie, secret, &[src_ip, &src_port.to_be_bytes()]) {
+        zeroize(&mut cookie);
+    }
+    cookie
+}
+
+/// A checker and its secret together, for single-threaded users (tests,
+/// fuzzing, interop).
+pub struct CookieResponder {
+    /// The MAC keys.
+    pub checker: CookieChecker,
+    /// The rotating secret.
+    pub secret: CookieSecret,
+}
+
+impl CookieResponder {
+    /// Responder for our static public key.
+    pub fn new<C: Crypto + ?Sized>(c: &C, our_public: Option<&[u8; KEY_LEN]>) -> Self {
+        Self {
+            checker: CookieChecker::new(c, our_public),
+            secret: CookieSecret::new(),
+        }
+    }
+
+    fn cookie<C: Crypto + ?Sized>(
+        &mut self,
+        c: &C,
+        src_ip: &[u8],
+        src_port: u16,
+        now: u64,
+    ) -> [u8; COOKIE_LEN] {
+        let mut secret = self.secret.current(c, now);
+        let cookie = make_cookie(c, &secret, src_ip, src_port);
+        zeroize(&mut secret);
+        cookie
+    }
+
+    /// [`CookieChecker::validate`], checking mac2 only if `check_cookie`.
+    pub fn validate<C: Crypto + ?Sized>(
+        &mut self,
+        c: &C,
+        msg: &[u8],
+        src_ip: &[u8],
+        src_port: u16,
+        check_cookie: bool,
+        now: u64,
+    ) -> MacState {
+        if !check_cookie {
+            return self.checker.validate(c, msg, None);
+        }
+        let mut cookie = self.cookie(c, src_ip, src_port, now);
+        let r = self.checker.validate(c, msg, Some(&cookie));
+        zeroize(&mut cookie);
+        r
+    }
+
+    /// [`CookieChecker::create_reply`] with the cookie `src_ip`/`src_port`
+    /// earns at `now`.
+    pub fn create_reply<C: Crypto + ?Sized>(
+        &mut self,
+        c: &C,
+        msg: &[u8],
+        sender_index: u32,
+        src_ip: &[u8],
+        src_port: u16,
+        now: u64,
+    ) -> Result<CookieReply, CookieError> {
+        let mut cookie = self.cookie(c, src_ip, src_port, now);
+        let r = self.checker.create_reply(c, msg, sender_index, &cookie);
+        zeroize(&mut cookie);
+        r
     }
 }
 
@@ -347,6 +427,12 @@ impl PeerCookie {
         self.is_valid = true;
         self.have_sent_mac1 = false;
         Ok(())
+    }
+}
+
+impl Drop for PeerCookie {
+    fn drop(&mut self) {
+        zeroize(&mut self.cookie);
     }
 }
 

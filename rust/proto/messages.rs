@@ -63,17 +63,37 @@ pub enum MessageKind {
 /// the C driver's `prepare_skb_header()`.
 pub fn classify(buf: &[u8]) -> Result<MessageKind, ParseError> {
     let ty = le32(buf, 0).ok_or(ParseError::TooShort)?;
+    classify_len(ty, buf.len())
+}
+
+/// [`classify`] from the type field (the first 4 bytes as a little-endian
+/// u32) and the message length, for callers that hold only the start of a
+/// message (a packet whose payload is not contiguous).
+pub fn classify_len(ty: u32, len: usize) -> Result<MessageKind, ParseError> {
     let (kind, ok) = match ty {
-        MESSAGE_HANDSHAKE_INITIATION => (MessageKind::Initiation, buf.len() == INITIATION_LEN),
-        MESSAGE_HANDSHAKE_RESPONSE => (MessageKind::Response, buf.len() == RESPONSE_LEN),
-        MESSAGE_HANDSHAKE_COOKIE => (MessageKind::CookieReply, buf.len() == COOKIE_REPLY_LEN),
-        MESSAGE_DATA => (MessageKind::Data, buf.len() >= DATA_MIN_LEN),
+        MESSAGE_HANDSHAKE_INITIATION => (MessageKind::Initiation, len == INITIATION_LEN),
+        MESSAGE_HANDSHAKE_RESPONSE => (MessageKind::Response, len == RESPONSE_LEN),
+        MESSAGE_HANDSHAKE_COOKIE => (MessageKind::CookieReply, len == COOKIE_REPLY_LEN),
+        MESSAGE_DATA => (MessageKind::Data, len >= DATA_MIN_LEN),
         _ => return Err(ParseError::BadType),
     };
     if ok {
         Ok(kind)
     } else {
         Err(ParseError::BadLength)
+    }
+}
+
+impl MessageKind {
+    /// Bytes of the message a receiver must see before processing it: the
+    /// whole handshake message, or a data message's header.
+    pub fn header_len(self) -> usize {
+        match self {
+            MessageKind::Initiation => INITIATION_LEN,
+            MessageKind::Response => RESPONSE_LEN,
+            MessageKind::CookieReply => COOKIE_REPLY_LEN,
+            MessageKind::Data => DATA_HEADER_LEN,
+        }
     }
 }
 

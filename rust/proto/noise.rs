@@ -87,6 +87,12 @@ impl StaticIdentity {
     }
 }
 
+impl Drop for StaticIdentity {
+    fn drop(&mut self) {
+        zeroize(&mut self.private);
+    }
+}
+
 /// HMAC-BLAKE2s-256 (RFC 2104 with a 64-byte block) over multi-part input
 /// (at most 3 parts; more returns `false`).
 pub fn hmac<C: Crypto + ?Sized>(
@@ -355,6 +361,15 @@ pub struct InitiationPartial {
     encrypted_timestamp: [u8; TIMESTAMP_LEN + TAG_LEN],
 }
 
+impl Drop for InitiationPartial {
+    fn drop(&mut self) {
+        zeroize(&mut self.hash);
+        zeroize(&mut self.chaining_key);
+        zeroize(&mut self.key);
+        zeroize(&mut self.encrypted_timestamp);
+    }
+}
+
 /// First half of consuming an initiation: needs only our identity.
 pub fn consume_initiation_begin<C: Crypto + ?Sized>(
     c: &C,
@@ -441,6 +456,11 @@ impl Handshake {
     /// Set the preshared key.
     pub fn set_preshared_key(&mut self, psk: &[u8; KEY_LEN]) {
         self.preshared_key = *psk;
+    }
+
+    /// The preshared key (all zero when none is set).
+    pub fn preshared_key(&self) -> &[u8; KEY_LEN] {
+        &self.preshared_key
     }
 
     /// Current state.

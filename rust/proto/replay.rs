@@ -1,16 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Receive nonce counter with a sliding replay window (RFC 6479 style, as the
-//! C driver's `counter_validate()`), 2048 bits of bitmap.
+//! C driver's `counter_validate()`), 8192 bits of bitmap like the 7.2 driver.
 //!
 //! The bitmap is a ring of 64-bit words. One word is "redundant" so that a
 //! word can be cleared as a whole when the window advances, hence the usable
-//! window is `COUNTER_BITS_TOTAL - 64` = 1984 counters behind the highest one.
+//! window is `COUNTER_BITS_TOTAL - 64` = 8128 counters behind the highest one.
+//! At 1 KiB the window lives with the keypair object on the heap, never on
+//! the stack.
 
 use super::constants::REJECT_AFTER_MESSAGES;
 
 /// Total bits of the bitmap.
-pub const COUNTER_BITS_TOTAL: u64 = 2048;
+pub const COUNTER_BITS_TOTAL: u64 = 8192;
 const BITS_PER_WORD: u64 = 64;
 const WORDS: usize = (COUNTER_BITS_TOTAL / BITS_PER_WORD) as usize;
 const WORD_MASK: u64 = (WORDS as u64) - 1;

@@ -45,16 +45,17 @@ use super::constants::{
     COOKIE_LEN, COOKIE_NONCE_LEN, HASH_LEN, KEY_LEN, NSEC_PER_MSEC, NSEC_PER_SEC, TAG_LEN,
 };
 use super::cookie::{
-    handshake_action, CookieChecker, HandshakeAction, LoadTracker, MacState, PeerCookie,
+    handshake_action, CookieResponder, HandshakeAction, LoadTracker, MacState, PeerCookie,
 };
 use super::crypto::Crypto;
-use super::keypair::{Keypairs, Slot};
+use super::keypair::{Keypair, Keypairs, Slot};
 use super::messages::{
     padded_len, CookieReply, Initiation, Response, COOKIE_REPLY_LEN, DATA_HEADER_LEN,
     INITIATION_LEN, RESPONSE_LEN,
 };
 use super::noise::{consume_initiation_begin, tai64n, Handshake, StaticIdentity};
 use super::ratelimit::RateEntry;
+use super::replay::ReplayCounter;
 use super::util::{is_zero, zeroize};
 
 /// Expected result of [`transcript`], computed with the RustCrypto provider
@@ -257,11 +258,13 @@ impl<C: Crypto + ?Sized> Crypto for Deterministic<'_, C> {
 struct PeerState {
     id: Option<StaticIdentity>,
     hs: Option<Handshake>,
-    kps: Keypairs,
+    kps: Keypairs<Keypair>,
+    /// Replay windows of the keypairs we receive with.
+    windows: Windows,
     /// Our MACs on messages to the other peer, and its cookie.
     cookie: Option<PeerCookie>,
     /// Checks the MACs of messages to us; makes our cookie replies.
-    checker: Option<CookieChecker>,
+    checker: Option<CookieResponder>,
 }
 
 impl PeerState {
@@ -270,6 +273,7 @@ impl PeerState {
             id: None,
             hs: None,
             kps: Keypairs::new(),
+            windows: Windows::new(),
             cookie: None,
             checker: None,
         }
@@ -285,13 +289,15 @@ impl PeerState {
     ) -> Peer<'_> {
         let hs = self.hs.insert(Handshake::new(c, &id, peer_public, &PSK));
         let cookie = self.cookie.insert(PeerCookie::new(c, peer_public));
-        let checker = self.checker.insert(CookieChecker::new(c, Some(&id.public)));
+        let checker = self.checker.insert(CookieResponder::new(c, Some(&id.public)));
         let id = self.id.insert(id);
-        self.kps.clear();
+        let _ = self.kps.clear();
+        self.windows = Windows::new();
         Peer {
             id,
             hs,
             kps: &mut self.kps,
+            windows: &mut self.windows,
             cookie,
             checker,
         }
@@ -299,7 +305,7 @@ impl PeerState {
 }
 
 /// Caller-provided state for [`transcript_with`]: both peers and the packet
-/// buffer (about 4.5 KiB; allocate it on the heap in the kernel). Reusable:
+/// buffer and replay windows (about 9.5 KiB; allocate it on the heap). Reusable:
 /// every run starts from the same state.
 pub struct Scratch {
     packet: [u8; PACKET_MAX],
@@ -324,12 +330,52 @@ impl Default for Scratch {
     }
 }
 
+/// Replay windows by receiving index: the module keeps one next to each
+/// keypair object; here three suffice (a peer holds at most three keypairs
+/// and the transcript's indices are distinct), kept in the heap-allocated
+/// [`Scratch`] because each is 1 KiB.
+struct Windows {
+    slots: [(u32, ReplayCounter); 3],
+    next: usize,
+}
+
+impl Windows {
+    const fn new() -> Self {
+        Self {
+            slots: [
+                (0, ReplayCounter::new()),
+                (0, ReplayCounter::new()),
+                (0, ReplayCounter::new()),
+            ],
+            next: 0,
+        }
+    }
+
+    /// Replay check of `counter` received with local index `idx`; the first
+    /// packet of an index takes over the oldest window.
+    fn validate(&mut self, idx: u32, counter: u64) -> bool {
+        if let Some((_, w)) = self.slots.iter_mut().find(|(i, _)| *i == idx) {
+            return w.validate(counter);
+        }
+        let n = self.next % 3;
+        self.next = n.wrapping_add(1);
+        match self.slots.get_mut(n) {
+            Some(slot) => {
+                *slot = (idx, ReplayCounter::new());
+                slot.1.validate(counter)
+            }
+            None => false,
+        }
+    }
+}
+
 struct Peer<'s> {
     id: &'s StaticIdentity,
     hs: &'s mut Handshake,
-    kps: &'s mut Keypairs,
+    kps: &'s mut Keypairs<Keypair>,
+    windows: &'s mut Windows,
     cookie: &'s mut PeerCookie,
-    checker: &'s mut CookieChecker,
+    checker: &'s mut CookieResponder,
 }
 
 type StepResult<T> = Result<T, Step>;
@@ -369,7 +415,7 @@ impl Digest {
 /// Returns the BLAKE2s-256 digest (computed with `crypto`) of every wire
 /// message in order, or an error naming the step that failed.
 ///
-/// Puts a [`Scratch`] (about 4.5 KiB) on the stack: in the kernel prefer
+/// Puts a [`Scratch`] (about 9.5 KiB) on the stack: in the kernel prefer
 /// [`transcript_with`].
 pub fn transcript<C: Crypto + ?Sized>(crypto: &C) -> Result<[u8; 32], SelftestError> {
     let mut scratch = Scratch::new();
@@ -448,13 +494,13 @@ pub fn transcript_with<C: Crypto + ?Sized>(
         seq: 0xfe,
         now: NOW3,
     };
-    data(&c, &mut t, packet, b.kps, a.kps, back).map_err(at(Phase::Retry))?;
+    data(&c, &mut t, packet, b.kps, (a.kps, a.windows), back).map_err(at(Phase::Retry))?;
     data(
         &c,
         &mut t,
         packet,
         a.kps,
-        b.kps,
+        (b.kps, b.windows),
         Transfer { seq: 0xff, ..back },
     )
     .map_err(at(Phase::Retry))?;
@@ -541,7 +587,7 @@ fn handshake<C: Crypto + ?Sized>(
     let kp =
         b.hs.begin_session(c, r.now)
             .map_err(|_| Step::BeginSession)?;
-    b.kps.add(kp);
+    let _ = b.kps.add(kp);
     Ok(())
 }
 
@@ -601,7 +647,7 @@ fn consume_response<C: Crypto + ?Sized>(
     a.hs.consume_response(c, a.id, &msg)
         .map_err(|_| Step::ConsumeResponse)?;
     let kp = a.hs.begin_session(c, now).map_err(|_| Step::BeginSession)?;
-    a.kps.add(kp);
+    let _ = a.kps.add(kp);
     Ok(())
 }
 
@@ -625,7 +671,7 @@ fn confirm<C: Crypto + ?Sized>(
         seq: 0,
         now,
     };
-    let slot = data(c, t, packet, a.kps, b.kps, keepalive)?;
+    let slot = data(c, t, packet, a.kps, (b.kps, b.windows), keepalive)?;
     if slot != Slot::Next || b.kps.sending(now).map(|k| k.local_index) != Some(idx_b) {
         return Err(Step::KeyConfirmation);
     }
@@ -645,12 +691,12 @@ fn exchange<C: Crypto + ?Sized>(
     let mut seq: u8 = 1;
     for len in DATA_SIZES {
         let tr = Transfer { len, seq, now };
-        data(c, t, packet, a.kps, b.kps, tr)?;
+        data(c, t, packet, a.kps, (b.kps, b.windows), tr)?;
         let back = Transfer {
             seq: seq.wrapping_add(1),
             ..tr
         };
-        data(c, t, packet, b.kps, a.kps, back)?;
+        data(c, t, packet, b.kps, (a.kps, a.windows), back)?;
         seq = seq.wrapping_add(2);
     }
     Ok(())
@@ -676,8 +722,8 @@ fn data<C: Crypto + ?Sized>(
     c: &C,
     t: &mut Digest,
     packet: &mut [u8; PACKET_MAX],
-    tx: &mut Keypairs,
-    rx: &mut Keypairs,
+    tx: &mut Keypairs<Keypair>,
+    rx: (&mut Keypairs<Keypair>, &mut Windows),
     tr: Transfer,
 ) -> StepResult<Slot> {
     let padded = padded_len(tr.len, MTU);
@@ -699,7 +745,19 @@ fn data<C: Crypto + ?Sized>(
     let kp = tx.sending(tr.now).ok_or(Step::Seal)?;
     kp.seal(c, tr.now, pkt).map_err(|_| Step::Seal)?;
     t.absorb(c, pkt)?;
-    let (n, _counter, slot) = rx.open(c, tr.now, pkt).map_err(|_| Step::Open)?;
+    let (rx, windows) = rx;
+    let receiver = pkt
+        .get(4..8)
+        .and_then(|b| b.try_into().ok())
+        .map(u32::from_le_bytes)
+        .ok_or(Step::Open)?;
+    let slot = rx.lookup(receiver).ok_or(Step::Open)?;
+    let kp = rx.get(slot).ok_or(Step::Open)?;
+    let (n, counter) = kp.decrypt(c, tr.now, pkt).map_err(|_| Step::Open)?;
+    if !windows.validate(receiver, counter) {
+        return Err(Step::Open);
+    }
+    let _ = rx.received_with(slot);
     if n != padded {
         return Err(Step::Payload);
     }

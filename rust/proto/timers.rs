@@ -13,7 +13,7 @@ use super::constants::{
     KEEPALIVE_TIMEOUT, MAX_TIMER_HANDSHAKES, NSEC_PER_SEC, REJECT_AFTER_TIME, REKEY_AFTER_MESSAGES,
     REKEY_AFTER_TIME, REKEY_TIMEOUT, REKEY_TIMEOUT_JITTER_MAX_NS,
 };
-use super::keypair::{has_expired, Keypair};
+use super::keypair::{has_expired, AsKeypair};
 
 /// Map 32 random bits to a jitter in `[0, REKEY_TIMEOUT_JITTER_MAX_NS)`.
 pub fn jitter_from_random(r: u32) -> u64 {
@@ -184,10 +184,29 @@ impl PeerTimers {
         true
     }
 
+    /// Whether an initiation may be sent now: at most one per REKEY_TIMEOUT
+    /// (checks only; [`Self::note_handshake_sent`] records one).
+    pub fn initiation_allowed(&self, now: u64) -> bool {
+        self.last_sent_handshake
+            .is_none_or(|last| has_expired(last, REKEY_TIMEOUT, now))
+    }
+
+    /// A handshake message (initiation or response) was just sent: the
+    /// next initiation waits REKEY_TIMEOUT from now.
+    pub fn note_handshake_sent(&mut self, now: u64) {
+        self.last_sent_handshake = Some(now);
+    }
+
+    /// Allow an initiation right away (`wg_noise_reset_last_sent_handshake`:
+    /// the device went down, or its key changed).
+    pub fn reset_last_sent_handshake(&mut self) {
+        self.last_sent_handshake = None;
+    }
+
     /// After sending with `kp`: does the key need refreshing (send.c
     /// `keep_key_fresh`)? Then send an initiation with `is_retry = false`.
-    pub fn keep_key_fresh_send(&self, kp: Option<&Keypair>, now: u64) -> bool {
-        match kp {
+    pub fn keep_key_fresh_send<K: AsKeypair>(&self, kp: Option<&K>, now: u64) -> bool {
+        match kp.map(AsKeypair::keypair) {
             Some(k) => {
                 k.can_send(now)
                     && (k.sending_counter() > REKEY_AFTER_MESSAGES
@@ -200,8 +219,10 @@ impl PeerTimers {
 
     /// After receiving with the current keypair (receive.c `keep_key_fresh`):
     /// the initiator starts a handshake shortly before the key is rejected.
-    pub fn keep_key_fresh_receive(&mut self, kp: Option<&Keypair>, now: u64) -> bool {
-        let Some(k) = kp else { return false };
+    pub fn keep_key_fresh_receive<K: AsKeypair>(&mut self, kp: Option<&K>, now: u64) -> bool {
+        let Some(k) = kp.map(AsKeypair::keypair) else {
+            return false;
+        };
         if !k.i_am_the_initiator || self.sent_lastminute_handshake {
             return false;
         }

@@ -13,11 +13,11 @@
 use core::cell::Cell;
 
 use crate::proto::constants::{COOKIE_NONCE_LEN, KEY_LEN, NSEC_PER_SEC, TAG_LEN};
-use crate::proto::cookie::{CookieChecker, PeerCookie};
+use crate::proto::cookie::{CookieResponder, PeerCookie};
 use crate::proto::crypto::Crypto;
 use crate::proto::gate::{GatePeer, GatePolicy};
 use crate::proto::inner;
-use crate::proto::keypair::{Keypair, Keypairs};
+use crate::proto::keypair::{Keypair, Keypairs, Session};
 use crate::proto::messages::{
     classify, CookieReply, DataHeader, Initiation, MessageKind, Response, COOKIE_REPLY_LEN,
     INITIATION_LEN, RESPONSE_LEN,
@@ -151,7 +151,7 @@ pub fn initiation(data: &[u8]) -> bool {
     }
     let n = shape(&mut buf, data);
     let pkt = buf.get(..n).unwrap_or(&[]);
-    let mut checker = CookieChecker::new(&c, Some(&b.public));
+    let mut checker = CookieResponder::new(&c, Some(&b.public));
     let _ = checker.validate(&c, pkt, &SRC, 1, true, NOW);
     let _ = checker.create_reply(&c, pkt, 1, &SRC, 1, NOW);
     let Ok(msg) = Initiation::parse(pkt) else {
@@ -194,7 +194,7 @@ pub fn response(data: &[u8]) -> bool {
     let mut buf = r.to_bytes();
     let n = shape(&mut buf, data);
     let pkt = buf.get(..n).unwrap_or(&[]);
-    let mut checker = CookieChecker::new(&c, Some(&a.public));
+    let mut checker = CookieResponder::new(&c, Some(&a.public));
     let _ = checker.validate(&c, pkt, &SRC, 1, false, NOW);
     let Ok(msg) = Response::parse(pkt) else {
         return false;
@@ -208,8 +208,8 @@ pub fn response(data: &[u8]) -> bool {
             return false;
         };
         let mut pkt = [0u8; 48];
-        let mut a_tx = kp_a;
-        let mut b_rx = kp_b;
+        let a_tx = kp_a;
+        let mut b_rx = Session::new(kp_b);
         if a_tx.seal(&c, NOW, &mut pkt).is_ok()
             && msg.ephemeral == r.ephemeral
             && msg.sender == r.sender
@@ -233,7 +233,7 @@ pub fn cookie_reply(data: &[u8]) -> bool {
     if cookie.add_macs(&c, &mut msg, NOW).is_err() {
         return false;
     }
-    let mut checker = CookieChecker::new(&c, Some(&b.public));
+    let mut checker = CookieResponder::new(&c, Some(&b.public));
     let Ok(r) = checker.create_reply(&c, &msg, 5, &SRC, 1, NOW) else {
         return false;
     };
@@ -261,9 +261,9 @@ pub fn cookie_reply(data: &[u8]) -> bool {
 /// Transport path: open a (mutated) data message with a keypair set.
 pub fn transport(data: &[u8]) -> bool {
     let c = DetCrypto::default();
-    let mut tx = Keypair::new([1; KEY_LEN], [2; KEY_LEN], true, 9, 7, NOW);
-    let mut kps = Keypairs::new();
-    kps.add(Keypair::new([2; KEY_LEN], [1; KEY_LEN], false, 7, 9, NOW));
+    let tx = Keypair::new([1; KEY_LEN], [2; KEY_LEN], true, 9, 7, NOW);
+    let mut kps = Keypairs::<Session>::new();
+    let _ = kps.add(Keypair::new([2; KEY_LEN], [1; KEY_LEN], false, 7, 9, NOW));
     let mut buf = [0u8; 96];
     if let Some(b) = buf.get_mut(16..24) {
         b.copy_from_slice(b"payload!");

@@ -14,7 +14,7 @@ use wgrs_proto::proto::cookie::{
 };
 use wgrs_proto::proto::crypto::Crypto;
 use wgrs_proto::proto::inner::{self, InnerError, IpAddr, IPPROTO_TCP, IPPROTO_UDP};
-use wgrs_proto::proto::keypair::{Keypair, Slot, TransportError};
+use wgrs_proto::proto::keypair::{Keypair, Keypairs, Session, Slot, TransportError};
 use wgrs_proto::proto::messages::Initiation;
 use wgrs_proto::proto::noise::{
     consume_initiation_begin, hmac as our_hmac, kdf, tai64n, HandshakeState, NoiseError,
@@ -260,8 +260,8 @@ fn cookie_secret_rotates_every_two_minutes() {
 
 #[test]
 fn keypair_limits_and_tampering() {
-    let mut tx = Keypair::new([1; 32], [2; 32], true, 7, 9, 0);
-    let mut rx = Keypair::new([2; 32], [1; 32], false, 9, 7, 0);
+    let tx = Keypair::new([1; 32], [2; 32], true, 7, 9, 0);
+    let mut rx = Session::new(Keypair::new([2; 32], [1; 32], false, 9, 7, 0));
     let mut pkt = vec![0u8; 48];
     pkt[16..21].copy_from_slice(b"hello");
     assert_eq!(tx.seal(&C, 0, &mut pkt), Ok(0));
@@ -298,40 +298,40 @@ fn keypair_limits_and_tampering() {
 
 #[test]
 fn responder_keypair_waits_for_confirmation() {
-    use wgrs_proto::proto::keypair::Keypairs;
-    let mut k = Keypairs::new();
-    k.add(Keypair::new([1; 32], [2; 32], false, 1, 11, 0));
+    let mut k = Keypairs::<Session>::new();
+    let _ = k.add(Keypair::new([1; 32], [2; 32], false, 1, 11, 0));
     assert!(k.sending(0).is_none());
     assert_eq!(k.lookup(1), Some(Slot::Next));
-    assert!(k.received_with(Slot::Next));
+    assert!(k.received_with(Slot::Next).0);
     assert!(k.sending(0).is_some());
-    k.add(Keypair::new([3; 32], [4; 32], false, 2, 12, 0));
+    let _ = k.add(Keypair::new([3; 32], [4; 32], false, 2, 12, 0));
     assert_eq!(
         k.sending(0).unwrap().local_index,
         1,
         "old key keeps sending"
     );
-    k.add(Keypair::new([5; 32], [6; 32], true, 3, 13, 0));
+    let _ = k.add(Keypair::new([5; 32], [6; 32], true, 3, 13, 0));
     assert_eq!(k.sending(0).unwrap().local_index, 3);
     assert_eq!(
         k.previous.as_ref().unwrap().local_index,
         2,
         "unconfirmed next becomes previous"
     );
-    k.expire(180 * S);
+    assert_eq!(k.expire(180 * S).into_iter().count(), 2);
     assert!(k.sending(180 * S).is_none());
+    assert!(k.current.is_none() && k.previous.is_none() && k.next.is_none());
 }
 
 #[test]
 fn nonce_exhaustion() {
-    let mut kp = Keypair::new([1; 32], [1; 32], true, 7, 9, 0);
+    let kp = Keypair::new([1; 32], [1; 32], true, 7, 9, 0);
     // Skip ahead by sealing with explicit nonces, then check the limit logic
     // through next_nonce on a fresh keypair.
     for _ in 0..3 {
         kp.next_nonce(0).unwrap();
     }
     assert_eq!(kp.sending_counter(), 3);
-    let mut rx = Keypair::new([1; 32], [1; 32], false, 9, 7, 0);
+    let mut rx = Session::new(Keypair::new([1; 32], [1; 32], false, 9, 7, 0));
     let mut p = vec![0u8; 32];
     kp.seal_with_nonce(&C, REJECT_AFTER_MESSAGES, &mut p)
         .unwrap();
@@ -499,4 +499,90 @@ fn random_is_used_for_ephemerals() {
     C.random(&mut a);
     C.random(&mut b);
     assert_ne!(a, b);
+}
+
+#[test]
+fn keypair_rotation_reports_what_it_evicts() {
+    let idx = |e: wgrs_proto::proto::keypair::Evicted<Session>| {
+        let mut v: Vec<u32> = e.into_iter().map(|s| s.local_index).collect();
+        v.sort();
+        v
+    };
+    let kp = |i: u32, initiator: bool| Keypair::new([i as u8; 32], [0; 32], initiator, i, 100 + i, 0);
+    let mut k = Keypairs::<Session>::new();
+    assert!(idx(k.add(kp(1, true))).is_empty());
+    assert!(idx(k.add(kp(2, true))).is_empty(), "1 becomes previous");
+    assert_eq!(idx(k.add(kp(3, true))), vec![1], "old previous goes");
+    // Responder: next replaced, previous dropped, current kept.
+    assert_eq!(idx(k.add(kp(4, false))), vec![2]);
+    assert_eq!(idx(k.add(kp(5, false))), vec![4]);
+    assert_eq!(k.current.as_ref().map(|s| s.local_index), Some(3));
+    // Initiator while a next waits: next -> previous, current goes.
+    assert_eq!(idx(k.add(kp(6, true))), vec![3]);
+    assert_eq!(k.previous.as_ref().map(|s| s.local_index), Some(5));
+    // Confirmation of a next: previous drops out.
+    let _ = k.add(kp(7, false));
+    let (rotated, out) = k.received_with(Slot::Next);
+    assert!(rotated);
+    assert_eq!(idx(out), Vec::<u32>::new(), "previous was dropped when 7 arrived");
+    assert_eq!(k.current.as_ref().map(|s| s.local_index), Some(7));
+    assert_eq!(k.previous.as_ref().map(|s| s.local_index), Some(6));
+    let (rotated, out) = k.received_with(Slot::Current);
+    assert!(!rotated && out.is_empty());
+    let cleared = k.clear();
+    assert_eq!(idx(cleared), vec![6, 7]);
+}
+
+#[test]
+fn nonces_are_unique_across_threads() {
+    use std::sync::Arc;
+    let kp = Arc::new(Keypair::new([1; 32], [2; 32], true, 1, 2, 0));
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let kp = kp.clone();
+            std::thread::spawn(move || (0..5000).map(|_| kp.next_nonce(0).unwrap()).collect::<Vec<_>>())
+        })
+        .collect();
+    let mut all: Vec<u64> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 20_000);
+    assert_eq!(kp.sending_counter(), 20_000);
+    // Exhaustion invalidates once and keeps the counter pinned.
+    kp.set_sending_counter(REJECT_AFTER_MESSAGES);
+    assert_eq!(kp.next_nonce(0), Err(TransportError::NonceExhausted));
+    assert_eq!(kp.next_nonce(0), Err(TransportError::KeyInvalid));
+    assert!(!kp.can_send(0));
+    assert_eq!(kp.sending_counter(), REJECT_AFTER_MESSAGES);
+}
+
+#[test]
+fn cookie_checker_is_shared_and_the_secret_rotates() {
+    use wgrs_proto::proto::cookie::{make_cookie, CookieChecker, CookieSecret, PeerCookie};
+    use wgrs_proto::proto::noise::StaticIdentity;
+    let (sk, _) = keypair_from(11);
+    let id = StaticIdentity::from_private(&C, &sk).unwrap();
+    let checker = CookieChecker::new(&C, Some(&id.public));
+    let mut secret = CookieSecret::new();
+    let s1 = secret.current(&C, 0);
+    assert_eq!(secret.current(&C, 119 * S), s1, "same secret within two minutes");
+    let s2 = secret.current(&C, 121 * S);
+    assert_ne!(s1, s2, "rotated after two minutes");
+    let c1 = make_cookie(&C, &s2, &[10, 0, 0, 1], 5);
+    assert_ne!(c1, make_cookie(&C, &s2, &[10, 0, 0, 1], 6), "port is part of it");
+    // A message macced by a peer that holds the cookie validates with it,
+    // and not with another source's cookie.
+    let mut pc = PeerCookie::new(&C, &id.public);
+    let mut msg = [0u8; 148];
+    msg[0] = 1;
+    pc.add_macs(&C, &mut msg, 0).unwrap();
+    assert_eq!(checker.validate(&C, &msg, None), MacState::ValidMacButNoCookie);
+    let reply = checker.create_reply(&C, &msg, 3, &c1).unwrap();
+    pc.consume_reply(&C, &reply, 0).unwrap();
+    pc.add_macs(&C, &mut msg, 0).unwrap();
+    assert_eq!(checker.validate(&C, &msg, Some(&c1)), MacState::ValidMacWithCookie);
+    let other = make_cookie(&C, &s2, &[10, 0, 0, 2], 5);
+    assert_eq!(checker.validate(&C, &msg, Some(&other)), MacState::ValidMacButNoCookie);
+    msg[10] ^= 1;
+    assert_eq!(checker.validate(&C, &msg, Some(&c1)), MacState::InvalidMac);
 }

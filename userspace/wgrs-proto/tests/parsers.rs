@@ -6,9 +6,9 @@ mod common;
 
 use common::C;
 use proptest::prelude::*;
-use wgrs_proto::proto::cookie::{CookieChecker, PeerCookie};
+use wgrs_proto::proto::cookie::{CookieResponder, PeerCookie};
 use wgrs_proto::proto::inner;
-use wgrs_proto::proto::keypair::{Keypair, Keypairs};
+use wgrs_proto::proto::keypair::{Keypair, Keypairs, Session};
 use wgrs_proto::proto::messages::*;
 use wgrs_proto::proto::noise::{consume_initiation_begin, Handshake, StaticIdentity};
 
@@ -140,7 +140,7 @@ proptest! {
     fn handshake_consumers_never_panic(body in prop::collection::vec(any::<u8>(), 148)) {
         let (sk, _) = common::keypair_from(3);
         let id = StaticIdentity::from_private(&C, &sk).unwrap();
-        let mut checker = CookieChecker::new(&C, Some(&id.public));
+        let mut checker = CookieResponder::new(&C, Some(&id.public));
         let b = with_type(body.clone(), 1, INITIATION_LEN);
         let _ = checker.validate(&C, &b, &[127, 0, 0, 1], 1, true, 0);
         let _ = checker.create_reply(&C, &b, 1, &[1; 16], 1, 0);
@@ -159,13 +159,13 @@ proptest! {
 
     #[test]
     fn data_path_never_panics(body in prop::collection::vec(any::<u8>(), 0..200), idx in 0u32..3) {
-        let mut kps = Keypairs::new();
-        kps.add(Keypair::new([1; 32], [2; 32], true, 1, 5, 0));
-        kps.add(Keypair::new([3; 32], [4; 32], false, 2, 6, 0));
+        let mut kps = Keypairs::<Session>::new();
+        let _ = kps.add(Keypair::new([1; 32], [2; 32], true, 1, 5, 0));
+        let _ = kps.add(Keypair::new([3; 32], [4; 32], false, 2, 6, 0));
         let mut b = body.clone();
         if b.len() >= 8 { b[..4].copy_from_slice(&4u32.to_le_bytes()); b[4..8].copy_from_slice(&idx.to_le_bytes()); }
         prop_assert!(kps.open(&C, 1, &mut b).is_err());
-        let mut kp = Keypair::new([1; 32], [2; 32], true, 1, 5, 0);
+        let mut kp = Session::new(Keypair::new([1; 32], [2; 32], true, 1, 5, 0));
         let mut b2 = body.clone();
         let _ = kp.seal(&C, 1, &mut b2);
         let _ = kp.open(&C, 1, &mut b2);

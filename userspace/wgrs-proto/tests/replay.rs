@@ -9,9 +9,9 @@ use wgrs_proto::proto::constants::REJECT_AFTER_MESSAGES;
 use wgrs_proto::proto::replay::{ReplayCounter, COUNTER_BITS_TOTAL, COUNTER_WINDOW_SIZE};
 
 #[test]
-fn window_is_at_least_2048_bits_of_bitmap() {
-    assert_eq!(COUNTER_BITS_TOTAL, 2048);
-    assert_eq!(COUNTER_WINDOW_SIZE, 2048 - 64);
+fn window_is_8192_bits_of_bitmap_like_the_7_2_driver() {
+    assert_eq!(COUNTER_BITS_TOTAL, 8192);
+    assert_eq!(COUNTER_WINDOW_SIZE, 8192 - 64);
     assert_eq!(REJECT_AFTER_MESSAGES, u64::MAX - (1 << 13));
 }
 
@@ -108,7 +108,7 @@ fn c_driver_selftest_loops() {
 #[test]
 fn big_jumps_clear_the_whole_ring() {
     let mut c = ReplayCounter::new();
-    for i in 0..2048 {
+    for i in 0..COUNTER_BITS_TOTAL {
         assert!(c.validate(i));
     }
     // Jump far ahead: all old bits must be forgotten, nothing stale accepted

@@ -125,7 +125,9 @@ fn failures_name_the_step() {
 fn scratch_size() {
     let n = core::mem::size_of::<Scratch>();
     eprintln!("size_of::<Scratch>() = {n}");
-    assert!(n < 6 * 1024, "Scratch grew to {n} bytes");
+    // Heap-allocated by every caller (KBox in the module): it holds the two
+    // peers' replay windows, 1 KiB each since the window has 8192 bits.
+    assert!(n < 12 * 1024, "Scratch grew to {n} bytes");
 }
 
 /// Peak stack use of `f`, measured by painting the stack below the current

@@ -152,7 +152,7 @@ fn keep_key_fresh_rules() {
     assert!(!t.keep_key_fresh_send(Some(&resp), T0 + 120 * S));
     // Nobody sends after REJECT_AFTER_TIME.
     assert!(!t.keep_key_fresh_send(Some(&init), T0 + 180 * S));
-    assert!(!t.keep_key_fresh_send(None, T0));
+    assert!(!t.keep_key_fresh_send(None::<&Keypair>, T0));
     // Receive side: last-minute handshake once, at 180 - 10 - 5 s.
     let mut t = PeerTimers::new(0);
     assert!(!t.keep_key_fresh_receive(Some(&init), T0 + 164 * S));

@@ -5,7 +5,7 @@
 set -u
 cd "$(dirname "$0")" && . ./lib.sh
 require_root
-ktap_header 12
+ktap_header 13
 
 no_autoload
 modprobe -r "$WGRS_MODULE" wireguard 2>/dev/null
@@ -18,14 +18,19 @@ check "ip link add type wireguard" ip -n $ns link add wg0 type wireguard
 check "link kind is wireguard" bash -c "ip -n $ns -d link show wg0 | grep -qw 'wireguard'"
 check "MTU is 1420 like the C driver" test "$(ip netns exec $ns cat /sys/class/net/wg0/mtu)" = 1420
 check "device type is ARPHRD_NONE (65534)" test "$(ip netns exec $ns cat /sys/class/net/wg0/type)" = 65534
-check "POINTOPOINT and NOARP, no queue" bash -c \
-	"ip -n $ns link show wg0 | grep -q '<POINTOPOINT,NOARP>' && ip -n $ns link show wg0 | grep -q 'qdisc noop'"
+check "POINTOPOINT and NOARP" bash -c "ip -n $ns link show wg0 | grep -q '<POINTOPOINT,NOARP>'"
+# IFF_NO_QUEUE shows only once the device is up: a queueing device would
+# get pfifo_fast (or the default qdisc) instead of noqueue.
+check "up, it has no queue (noqueue)" bash -c \
+	"ip -n $ns link set wg0 up && ip -n $ns link show wg0 | grep -q 'qdisc noqueue' && ip -n $ns link set wg0 down"
 check "DEVTYPE=wireguard" bash -c "ip netns exec $ns grep -qx DEVTYPE=wireguard /sys/class/net/wg0/uevent"
 check "ip link del removes it" bash -c "ip -n $ns link del wg0 && ! ip -n $ns link show wg0 2>/dev/null"
 
 # Both drivers register the same link kind and cannot be loaded together.
 if modinfo wireguard >/dev/null 2>&1; then
-	check_not "wireguard.ko refuses to load next to wgrs" modprobe wireguard
+	# Refused for the right reason: the link kind is taken (EEXIST).
+	check "wireguard.ko refuses to load next to wgrs (EEXIST)" bash -c \
+		"! out=\$(modprobe wireguard 2>&1) && grep -q 'File exists' <<<\"\$out\""
 	modprobe -r wireguard 2>/dev/null
 else
 	ktap_skip "wireguard.ko refuses to load next to wgrs" "no wireguard.ko installed"

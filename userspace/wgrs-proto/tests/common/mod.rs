@@ -6,8 +6,8 @@
 #![allow(dead_code)]
 
 use wgrs_proto::proto::constants::KEY_LEN;
-use wgrs_proto::proto::cookie::{handshake_action, CookieChecker, HandshakeAction, PeerCookie};
-use wgrs_proto::proto::keypair::Keypairs;
+use wgrs_proto::proto::cookie::{handshake_action, CookieResponder, HandshakeAction, PeerCookie};
+use wgrs_proto::proto::keypair::{Keypairs, Session};
 use wgrs_proto::proto::messages::{
     classify, CookieReply, Initiation, MessageKind, Response, DATA_HEADER_LEN,
 };
@@ -31,9 +31,9 @@ pub enum Out {
 pub struct Ours {
     pub id: StaticIdentity,
     pub hs: Handshake,
-    pub kps: Keypairs,
+    pub kps: Keypairs<Session>,
     pub cookie: PeerCookie,
-    pub checker: CookieChecker,
+    pub checker: CookieResponder,
     pub next_index: u32,
     pub under_load: bool,
     /// Synthetic wall clock: seconds added to the real time for timestamps.
@@ -64,7 +64,7 @@ impl Ours {
     pub fn new(private: [u8; KEY_LEN], peer_public: [u8; KEY_LEN], psk: [u8; KEY_LEN]) -> Self {
         let id = StaticIdentity::from_private(&C, &private).unwrap();
         let hs = Handshake::new(&C, &id, &peer_public, &psk);
-        let checker = CookieChecker::new(&C, Some(&id.public));
+        let checker = CookieResponder::new(&C, Some(&id.public));
         Self {
             cookie: PeerCookie::new(&C, &peer_public),
             checker,
@@ -143,7 +143,7 @@ impl Ours {
                     let mut b = resp.to_bytes();
                     self.cookie.add_macs(&C, &mut b, now).unwrap();
                     let kp = self.hs.begin_session(&C, now).unwrap();
-                    self.kps.add(kp);
+                    let _ = self.kps.add(kp);
                     self.handshakes_completed += 1;
                     Out::Network(b.to_vec())
                 } else {
@@ -152,7 +152,7 @@ impl Ours {
                         return Out::Dropped(format!("response {e:?}"));
                     }
                     let kp = self.hs.begin_session(&C, now).unwrap();
-                    self.kps.add(kp);
+                    let _ = self.kps.add(kp);
                     self.handshakes_completed += 1;
                     // Confirm the session with a keepalive, like the C driver.
                     Out::Network(self.send(&[], now).unwrap())

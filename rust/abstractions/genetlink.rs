@@ -6,17 +6,16 @@
 //! `sys/shim.c` (the kernel writes the family on registration; policies are
 //! bitfields and unions). The ops call the `extern "C"` entry points here,
 //! which wrap the raw pointers in the safe types below and hand over to the
-//! driver's handlers in `netlink`:
+//! driver's [`WireguardFamily`] handlers:
 //!
 //! - [`Attrs`] / [`Attr`]: a parsed attribute table and one attribute of a
 //!   request, read by copying (never by reference, so that secrets can be
 //!   wiped in place, as the C driver does);
 //! - [`Dump`] / [`Msg`]: one `dumpit` call and the message it builds, with
 //!   nests that are checked against the message they belong to;
-//! - the per-dump state, a `KBox<netlink::DumpState>` kept in `cb->args[0]`.
+//! - the per-dump state, a `KBox<T::DumpState>` kept in `cb->args[0]`.
 
-use crate::netdev::Net;
-use crate::netlink::{self, DumpState};
+use crate::abstractions::netdev::Net;
 use crate::sys;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
@@ -54,6 +53,18 @@ pub(crate) mod errno {
     /// Unknown protocol version.
     pub(crate) fn epfnosupport() -> Error {
         from(sys::EPFNOSUPPORT)
+    }
+    /// Port in use.
+    pub(crate) fn eaddrinuse() -> Error {
+        from(sys::EADDRINUSE)
+    }
+    /// Address family not available (no IPv6).
+    pub(crate) fn eafnosupport() -> Error {
+        from(sys::EAFNOSUPPORT)
+    }
+    /// No network (the creating namespace is gone, no socket).
+    pub(crate) fn enonet() -> Error {
+        from(sys::ENONET)
     }
 }
 
@@ -443,75 +454,128 @@ unsafe fn state_slot(cb: *mut sys::netlink_callback) -> *mut kernel::ffi::c_long
     unsafe { core::ptr::addr_of_mut!((*cb).__bindgen_anon_1.args).cast() }
 }
 
-#[no_mangle]
-extern "C" fn wgrs_rust_genl_get_start(cb: *mut sys::netlink_callback) -> kernel::ffi::c_int {
-    // SAFETY: `start` is called with a valid callback of a genl dump, whose
-    // `data` is the genl core's dump info with the request's attributes,
-    // parsed against the GET policy (GET_ATTRS entries), valid for the dump.
-    let (attrs, net) = unsafe {
-        let info = sys::genl_info_dump(cb);
-        let attrs = Attrs::from_raw((*info).attrs, GET_ATTRS);
-        (attrs, Net::from_raw(sys::wgrs_skb_net((*cb).skb)))
-    };
-    let state = match netlink::get_start(&attrs, net).and_then(|s| Ok(KBox::new(s, GFP_KERNEL)?)) {
-        Ok(state) => state,
-        Err(e) => return e.to_errno(),
-    };
-    // SAFETY: `cb` is valid; the slot is zero (the core clears `cb`) and
-    // from now on holds this box until `done` takes it back.
-    unsafe { *state_slot(cb) = KBox::into_raw(state) as kernel::ffi::c_long };
-    0
+/// The handlers of the `wireguard` family, implemented by the driver.
+pub(crate) trait WireguardFamily: 'static {
+    /// What a GET dump keeps between its messages.
+    type DumpState: Send;
+    /// A GET dump begins: find the device the request names.
+    fn get_start(attrs: &Attrs<'_>, net: &Net) -> Result<Self::DumpState>;
+    /// Fill one dump message.
+    fn get_dumpit(state: &mut Self::DumpState, dump: &mut Dump<'_>) -> Result<DumpStatus>;
+    /// SET_DEVICE.
+    fn set_device(attrs: &Attrs<'_>, net: &Net) -> Result;
 }
 
-#[no_mangle]
-extern "C" fn wgrs_rust_genl_get_dumpit(
-    skb: *mut sys::sk_buff,
-    cb: *mut sys::netlink_callback,
-) -> kernel::ffi::c_int {
-    // SAFETY: `dumpit` gets a valid callback; the slot holds null or the box
-    // `start` stored, which only this dump's calls (serialised by the
-    // netlink core) use.
-    let state = unsafe { (*state_slot(cb) as *mut DumpState).as_mut() };
-    let (Some(state), Some(skb_nn), Some(cb_nn)) = (state, NonNull::new(skb), NonNull::new(cb))
-    else {
-        return EINVAL.to_errno();
-    };
-    // INVARIANT: the arguments of this `dumpit` call.
-    let mut dump = Dump { skb: skb_nn, cb: cb_nn, _call: PhantomData };
-    match netlink::get_dumpit(state, &mut dump) {
-        Ok(DumpStatus::Done) => 0,
-        // SAFETY: `skb` is valid for this call.
-        Ok(DumpStatus::More) => (unsafe { (*skb).len }) as kernel::ffi::c_int,
-        Err(e) => e.to_errno(),
+/// Turns the family's C callbacks into calls of a [`WireguardFamily`].
+pub(crate) struct Adapter<T>(PhantomData<T>);
+
+impl<T: WireguardFamily> Adapter<T> {
+    /// # Safety
+    ///
+    /// The `start` callback of a GET dump of our family.
+    pub(crate) unsafe fn get_start(cb: *mut sys::netlink_callback) -> kernel::ffi::c_int {
+        // SAFETY: `start` is called with a valid callback of a genl dump,
+        // whose `data` is the genl core's dump info with the request's
+        // attributes, parsed against the GET policy (GET_ATTRS entries),
+        // valid for the dump.
+        let (attrs, net) = unsafe {
+            let info = sys::genl_info_dump(cb);
+            let attrs = Attrs::from_raw((*info).attrs, GET_ATTRS);
+            (attrs, Net::from_raw(sys::wgrs_skb_net((*cb).skb)))
+        };
+        let state = match T::get_start(&attrs, net).and_then(|s| Ok(KBox::new(s, GFP_KERNEL)?)) {
+            Ok(state) => state,
+            Err(e) => return e.to_errno(),
+        };
+        // SAFETY: `cb` is valid; the slot is zero (the core clears `cb`) and
+        // from now on holds this box until `done` takes it back.
+        unsafe { *state_slot(cb) = KBox::into_raw(state) as kernel::ffi::c_long };
+        0
+    }
+
+    /// # Safety
+    ///
+    /// The `dumpit` callback of a GET dump of our family.
+    pub(crate) unsafe fn get_dumpit(skb: *mut sys::sk_buff, cb: *mut sys::netlink_callback) -> kernel::ffi::c_int {
+        // SAFETY: `dumpit` gets a valid callback; the slot holds null or the
+        // box `start` stored, which only this dump's calls (serialised by
+        // the netlink core) use.
+        let state = unsafe { (*state_slot(cb) as *mut T::DumpState).as_mut() };
+        let (Some(state), Some(skb_nn), Some(cb_nn)) = (state, NonNull::new(skb), NonNull::new(cb)) else {
+            return EINVAL.to_errno();
+        };
+        // INVARIANT: the arguments of this `dumpit` call.
+        let mut dump = Dump { skb: skb_nn, cb: cb_nn, _call: PhantomData };
+        match T::get_dumpit(state, &mut dump) {
+            Ok(DumpStatus::Done) => 0,
+            // SAFETY: `skb` is valid for this call.
+            Ok(DumpStatus::More) => (unsafe { (*skb).len }) as kernel::ffi::c_int,
+            Err(e) => e.to_errno(),
+        }
+    }
+
+    /// # Safety
+    ///
+    /// The `done` callback of a GET dump of our family.
+    pub(crate) unsafe fn get_done(cb: *mut sys::netlink_callback) -> kernel::ffi::c_int {
+        // SAFETY: `done` gets the dump's valid callback, once, after the
+        // last `dumpit`; the slot holds null or the box `start` stored.
+        let raw = unsafe { core::mem::replace(&mut *state_slot(cb), 0) } as *mut T::DumpState;
+        if !raw.is_null() {
+            // SAFETY: `raw` came from `KBox::into_raw` in `start` and is
+            // released only here (the slot is now zero).
+            drop(unsafe { KBox::from_raw(raw) });
+        }
+        0
+    }
+
+    /// # Safety
+    ///
+    /// The `doit` callback of SET_DEVICE.
+    pub(crate) unsafe fn set_doit(skb: *mut sys::sk_buff, info: *mut sys::genl_info) -> kernel::ffi::c_int {
+        // SAFETY: `doit` gets the request skb and its info, whose attributes
+        // the genl core parsed against the SET policy (SET_ATTRS entries);
+        // both stay valid, and the request is ours, until we return.
+        let (attrs, net) = unsafe {
+            (Attrs::from_raw((*info).attrs, SET_ATTRS), Net::from_raw(sys::wgrs_skb_net(skb)))
+        };
+        match T::set_device(&attrs, net) {
+            Ok(()) => 0,
+            Err(e) => e.to_errno(),
+        }
     }
 }
 
-#[no_mangle]
-extern "C" fn wgrs_rust_genl_get_done(cb: *mut sys::netlink_callback) -> kernel::ffi::c_int {
-    // SAFETY: `done` gets the dump's valid callback, once, after the last
-    // `dumpit`; the slot holds null or the box `start` stored.
-    let raw = unsafe { core::mem::replace(&mut *state_slot(cb), 0) } as *mut DumpState;
-    if !raw.is_null() {
-        // SAFETY: `raw` came from `KBox::into_raw` in `start` and is released
-        // only here (the slot is now zero).
-        drop(unsafe { KBox::from_raw(raw) });
-    }
-    0
-}
-
-#[no_mangle]
-extern "C" fn wgrs_rust_genl_set_doit(
-    skb: *mut sys::sk_buff,
-    info: *mut sys::genl_info,
-) -> kernel::ffi::c_int {
-    // SAFETY: `doit` gets the request skb and its info, whose attributes the
-    // genl core parsed against the SET policy (SET_ATTRS entries); both stay
-    // valid, and the request is ours, until we return.
-    let (attrs, net) = unsafe {
-        (Attrs::from_raw((*info).attrs, SET_ATTRS), Net::from_raw(sys::wgrs_skb_net(skb)))
+/// Emits the entry points `sys/shim.c` calls for the `wireguard` family,
+/// for the driver type `$t`.
+macro_rules! wireguard_family {
+    ($t:ty) => {
+        #[no_mangle]
+        extern "C" fn wgrs_rust_genl_get_start(cb: *mut $crate::sys::netlink_callback) -> kernel::ffi::c_int {
+            // SAFETY: the GET dump's `start` (shim.c).
+            unsafe { $crate::abstractions::genetlink::Adapter::<$t>::get_start(cb) }
+        }
+        #[no_mangle]
+        extern "C" fn wgrs_rust_genl_get_dumpit(
+            skb: *mut $crate::sys::sk_buff,
+            cb: *mut $crate::sys::netlink_callback,
+        ) -> kernel::ffi::c_int {
+            // SAFETY: the GET dump's `dumpit` (shim.c).
+            unsafe { $crate::abstractions::genetlink::Adapter::<$t>::get_dumpit(skb, cb) }
+        }
+        #[no_mangle]
+        extern "C" fn wgrs_rust_genl_get_done(cb: *mut $crate::sys::netlink_callback) -> kernel::ffi::c_int {
+            // SAFETY: the GET dump's `done` (shim.c).
+            unsafe { $crate::abstractions::genetlink::Adapter::<$t>::get_done(cb) }
+        }
+        #[no_mangle]
+        extern "C" fn wgrs_rust_genl_set_doit(
+            skb: *mut $crate::sys::sk_buff,
+            info: *mut $crate::sys::genl_info,
+        ) -> kernel::ffi::c_int {
+            // SAFETY: SET_DEVICE's `doit` (shim.c).
+            unsafe { $crate::abstractions::genetlink::Adapter::<$t>::set_doit(skb, info) }
+        }
     };
-    match netlink::set_device(&attrs, net) {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
 }
+pub(crate) use wireguard_family;

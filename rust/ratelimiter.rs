@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The handshake rate limiter's table: one token bucket per source (IPv4
+//! /32, IPv6 /64), consulted only under load for messages that carry a
+//! valid cookie. The bucket arithmetic is the protocol core's
+//! (`proto::ratelimit`); here is a fixed-size open-addressing table, so it
+//! never allocates after creation and a flood of sources cannot grow it:
+//! idle entries are reused, and a source that finds no slot is refused.
+
+use crate::proto::ratelimit::{RateEntry, RateKey};
+use kernel::prelude::*;
+
+const SLOTS: usize = 8192;
+const PROBES: usize = 16;
+
+/// Buckets by source.
+pub(crate) struct RateLimiter {
+    slots: KVVec<Option<(RateKey, RateEntry)>>,
+    seed: u64,
+}
+
+fn mix(mut x: u64) -> u64 {
+    // A bijective 64-bit mixer (splitmix64's finaliser).
+    x ^= x >> 30;
+    x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x ^= x >> 27;
+    x = x.wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+impl RateLimiter {
+    pub(crate) const fn new() -> Self {
+        Self { slots: KVVec::new(), seed: 0 }
+    }
+
+    /// Allocates the table. Process context.
+    pub(crate) fn init(&mut self) -> Result {
+        let mut v = KVVec::with_capacity(SLOTS, GFP_KERNEL)?;
+        for _ in 0..SLOTS {
+            v.push(None, GFP_KERNEL)?;
+        }
+        self.slots = v;
+        self.seed = u64::from(crate::abstractions::time::random_u32()) << 32
+            | u64::from(crate::abstractions::time::random_u32());
+        Ok(())
+    }
+
+    fn hash(&self, key: &RateKey) -> usize {
+        let k = match key {
+            RateKey::V4(a) => u64::from(*a),
+            RateKey::V6(a) => a.rotate_left(17) ^ 0x6,
+        };
+        (mix(k ^ self.seed) as usize) % SLOTS
+    }
+
+    /// Whether one more handshake from `key` is allowed at `now`.
+    pub(crate) fn allow(&mut self, key: RateKey, now: u64) -> bool {
+        if self.slots.is_empty() {
+            return false;
+        }
+        let start = self.hash(&key);
+        let mut free = None;
+        for i in 0..PROBES {
+            let idx = (start + i) % SLOTS;
+            match self.slots.get_mut(idx) {
+                Some(Some((k, e))) if *k == key => return e.allow(now),
+                Some(Some((_, e))) if e.is_stale(now) => {
+                    free.get_or_insert(idx);
+                }
+                Some(None) => {
+                    free.get_or_insert(idx);
+                }
+                _ => {}
+            }
+        }
+        match free.and_then(|i| self.slots.get_mut(i)) {
+            Some(slot) => {
+                *slot = Some((key, RateEntry::new(now)));
+                true
+            }
+            None => false,
+        }
+    }
+}
