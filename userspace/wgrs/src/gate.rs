@@ -201,7 +201,7 @@ fn enroll(ctx: &Ctx, a: &[String]) -> R<()> {
     }
     let (store, cfg) = ctx.store(dev)?;
     let secret = store.enroll(dev, &key, now())?;
-    let account = format!("{dev} {}", &a[1][..8.min(a[1].len())]);
+    let account = format!("{dev} {}", a[1].get(..8).unwrap_or(&a[1]));
     let uri = totp::otpauth_uri(&secret, &cfg.issuer, &account)?;
     let code = qrcode::QrCode::new(uri.as_bytes())?;
     let qr = code
@@ -574,9 +574,11 @@ fn override_(ctx: &Ctx, a: &[String], unlock: bool) -> R<()> {
 
 /// The auth service's address from this side's peer configuration: the
 /// first allowed IP of the first peer; a network's first host address
-/// (10.8.0.0/24 → 10.8.0.1), a host route's address itself.
+/// (10.8.0.0/24 → 10.8.0.1), a host route's address itself. Default
+/// routes (`0.0.0.0/0`, `::/0`) say nothing about the server and are
+/// skipped.
 pub fn server_from_allowed_ips(ips: &[(IpAddr, u8)], port: u16) -> Option<SocketAddr> {
-    let (addr, cidr) = *ips.first()?;
+    let (addr, cidr) = *ips.iter().find(|(_, cidr)| *cidr != 0)?;
     let host = match addr {
         IpAddr::V4(a) if cidr >= 31 => IpAddr::V4(a),
         IpAddr::V4(a) => {
@@ -706,7 +708,7 @@ fn login(a: &[String]) -> R<()> {
                 .unwrap_or_default();
             server_from_allowed_ips(&ips, port).ok_or_else(|| {
                 Fail(format!(
-                    "{dev}: no peer allowed IP to find the auth service; give --server ADDR:PORT"
+                    "{dev}: its peer's allowed IPs do not tell the auth service's address (a full tunnel?); give --server ADDR:PORT"
                 ))
             })?
         }
@@ -802,11 +804,14 @@ mod tests {
             Some("[fd00:8::5]:1".parse().expect("addr"))
         );
         assert_eq!(server_from_allowed_ips(&[], 1), None);
-        // 0.0.0.0/0 gives 0.0.0.1, which is no server: still returned, but
-        // an explicit --server is what such a setup needs.
+        // A full tunnel's default routes are skipped.
         assert_eq!(
-            server_from_allowed_ips(&[(ip("0.0.0.0"), 0)], 1),
-            Some("0.0.0.1:1".parse().expect("addr"))
+            server_from_allowed_ips(&[(ip("0.0.0.0"), 0), (ip("::"), 0)], 1),
+            None
+        );
+        assert_eq!(
+            server_from_allowed_ips(&[(ip("0.0.0.0"), 0), (ip("10.8.0.0"), 24)], 1),
+            Some("10.8.0.1:1".parse().expect("addr"))
         );
     }
 
