@@ -290,7 +290,7 @@ impl EventStream for FakeEvents {
     fn next_event(&mut self) -> Result<GateEvent, Error> {
         self.rx.recv().map_err(|_| Error::Io {
             context: "fake kernel".into(),
-            source: std::io::Error::from(std::io::ErrorKind::BrokenPipe),
+            error: std::io::Error::from(std::io::ErrorKind::BrokenPipe),
         })
     }
 }

@@ -21,7 +21,7 @@ pub use message::{DeviceAttr, GateMessage, PeerAttr};
 pub use model::{
     GateEvent, GateStatus, Key, LockReason, PeerState, PeerStatus, Policy, PolicyUpdate,
 };
-pub use socket::{ifindex, GateClient};
+pub use socket::{ifindex, resolve_family, FamilyIds, GateClient};
 
 /// Rounds up to the netlink alignment (4 bytes).
 pub(crate) const fn align4(len: usize) -> usize {
@@ -32,11 +32,11 @@ pub(crate) const fn align4(len: usize) -> usize {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A socket call failed.
-    #[error("{context}: {source}")]
+    #[error("{context}: {error}")]
     Io {
         context: String,
-        #[source]
-        source: std::io::Error,
+        // Not called `source`: in the message only, so chains print it once.
+        error: std::io::Error,
     },
     /// The kernel refused a request.
     #[error("{op}: {}{}", describe_errno(*errno), message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default())]
@@ -48,10 +48,8 @@ pub enum Error {
         message: Option<String>,
     },
     /// The family is not registered.
-    #[error(
-        "the wgrs_gate generic netlink family is not registered (is wgrs.ko with the gate loaded?)"
-    )]
-    FamilyMissing,
+    #[error("the {0} generic netlink family is not registered (is wgrs.ko with the gate loaded?)")]
+    FamilyMissing(String),
     /// No such network interface.
     #[error("no such network interface: {0}")]
     NoSuchDevice(String),
@@ -71,7 +69,7 @@ impl Error {
     pub fn errno(&self) -> Option<i32> {
         match self {
             Error::Kernel { errno, .. } => Some(*errno),
-            Error::Io { source, .. } => source.raw_os_error(),
+            Error::Io { error, .. } => error.raw_os_error(),
             _ => None,
         }
     }

@@ -34,10 +34,10 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// Receive buffer of the event socket: room for bursts of notifications.
 const EVENT_RCVBUF: usize = 1 << 20;
 
-fn io(context: &str, source: std::io::Error) -> Error {
+fn io(context: &str, error: std::io::Error) -> Error {
     Error::Io {
         context: context.to_owned(),
-        source,
+        error,
     }
 }
 
@@ -191,10 +191,16 @@ pub struct FamilyIds {
     pub events_group: u32,
 }
 
-fn resolve(nl: &mut NlSocket) -> Result<FamilyIds, Error> {
+/// Resolves a generic netlink family and one of its multicast groups
+/// through the controller (`CTRL_CMD_GETFAMILY`).
+pub fn resolve_family(name: &str, group: &str) -> Result<FamilyIds, Error> {
+    resolve(&mut NlSocket::open()?, name, group)
+}
+
+fn resolve(nl: &mut NlSocket, name: &str, group: &str) -> Result<FamilyIds, Error> {
     let req = GenlMessage::from_payload(GenlCtrl {
         cmd: GenlCtrlCmd::GetFamily,
-        nlas: vec![GenlCtrlAttrs::FamilyName(WGRS_GATE_FAMILY_NAME.to_owned())],
+        nlas: vec![GenlCtrlAttrs::FamilyName(name.to_owned())],
     });
     let seq = nl.send(NLM_F_REQUEST | NLM_F_ACK, req)?;
     let mut family_id = None;
@@ -213,7 +219,7 @@ fn resolve(nl: &mut NlSocket) -> Result<FamilyIds, Error> {
                             McastGrpAttrs::Id(i) => Some(*i),
                             _ => None,
                         });
-                        if name == Some(WGRS_GATE_MCGRP_EVENTS) {
+                        if name == Some(group) {
                             events_group = id;
                         }
                     }
@@ -224,7 +230,9 @@ fn resolve(nl: &mut NlSocket) -> Result<FamilyIds, Error> {
         Ok(())
     });
     match res {
-        Err(Error::Kernel { errno: ENOENT, .. }) => return Err(Error::FamilyMissing),
+        Err(Error::Kernel { errno: ENOENT, .. }) => {
+            return Err(Error::FamilyMissing(name.to_owned()))
+        }
         Err(e) => return Err(e),
         Ok(()) => {}
     }
@@ -232,9 +240,7 @@ fn resolve(nl: &mut NlSocket) -> Result<FamilyIds, Error> {
         family_id: family_id
             .ok_or_else(|| Error::Decode("controller reply without family id".into()))?,
         events_group: events_group.ok_or_else(|| {
-            Error::Decode(format!(
-                "family {WGRS_GATE_FAMILY_NAME} has no {WGRS_GATE_MCGRP_EVENTS:?} multicast group"
-            ))
+            Error::Decode(format!("family {name} has no {group:?} multicast group"))
         })?,
     })
 }
@@ -250,7 +256,7 @@ impl GateClient {
     /// the module with the gate is not loaded.
     pub fn open() -> Result<Self, Error> {
         let mut nl = NlSocket::open()?;
-        let ids = resolve(&mut nl)?;
+        let ids = resolve(&mut nl, WGRS_GATE_FAMILY_NAME, WGRS_GATE_MCGRP_EVENTS)?;
         Ok(Self {
             nl: Mutex::new(nl),
             ids,

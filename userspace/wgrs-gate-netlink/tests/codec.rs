@@ -283,7 +283,9 @@ fn errors_are_clear() {
     );
     assert!(s.ends_with("(peer not found)"), "{s}");
     assert_eq!(e.errno(), Some(2));
-    assert!(Error::FamilyMissing.to_string().contains("wgrs_gate"));
+    assert!(Error::FamilyMissing("wgrs_gate".into())
+        .to_string()
+        .contains("the wgrs_gate generic netlink family is not registered"));
 }
 
 fn libc_enoent() -> i32 {

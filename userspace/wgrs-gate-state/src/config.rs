@@ -157,7 +157,7 @@ impl Config {
     pub fn load(path: &Path) -> Result<Self, StateError> {
         let text = std::fs::read_to_string(path).map_err(|e| StateError::Io {
             context: format!("read {}", path.display()),
-            source: e,
+            error: e,
         })?;
         Self::parse(&text, path)
     }

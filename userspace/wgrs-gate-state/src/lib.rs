@@ -18,11 +18,11 @@ pub use totp::{Check, Secret};
 /// Errors of the state layer. None of them carries a secret.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("{context}: {source}")]
+    #[error("{context}: {error}")]
     Io {
         context: String,
-        #[source]
-        source: std::io::Error,
+        // Not called `source`: in the message only, so chains print it once.
+        error: std::io::Error,
     },
     #[error("{path}: {reason}")]
     Config { path: PathBuf, reason: String },

@@ -108,8 +108,8 @@ impl std::fmt::Debug for Store {
     }
 }
 
-fn io(context: String, source: std::io::Error) -> StateError {
-    StateError::Io { context, source }
+fn io(context: String, error: std::io::Error) -> StateError {
+    StateError::Io { context, error }
 }
 
 fn corrupt(path: &Path, reason: impl std::fmt::Display) -> StateError {
