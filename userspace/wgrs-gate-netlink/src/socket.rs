@@ -65,8 +65,9 @@ fn set_rcvtimeo(sock: &Socket, t: Duration) -> Result<(), Error> {
     Ok(())
 }
 
-/// The extended-ACK message (`NLMSGERR_ATTR_MSG`) of an error, if any.
-fn extack_message(flags: u16, payload: &[u8]) -> Option<String> {
+/// The extended-ACK message (`NLMSGERR_ATTR_MSG`) of an error: `flags`
+/// of the `NLMSG_ERROR` message, `payload` after its errno.
+pub fn extack_message(flags: u16, payload: &[u8]) -> Option<String> {
     if flags & NLM_F_ACK_TLVS == 0 {
         return None;
     }
@@ -356,29 +357,38 @@ impl Subscription {
     }
 
     fn parse_datagram(&mut self, buf: &[u8]) -> Result<(), Error> {
-        let mut off = 0;
-        while off < buf.len() {
-            let rest = &buf[off..];
-            let nb = NetlinkBuffer::new_checked(rest).map_err(|e| Error::Decode(e.to_string()))?;
-            let len = nb.length() as usize;
-            let kind = nb.message_type();
-            let raw = rest
-                .get(..len)
-                .ok_or_else(|| Error::Decode("truncated netlink message".into()))?;
-            off += crate::align4(len.max(NLMSG_HDRLEN));
-            if kind != self.family_id {
-                continue;
-            }
-            let m = NetlinkMessage::<GenlMessage<GateMessage>>::deserialize(raw)
-                .map_err(|e| Error::Decode(e.to_string()))?;
-            if let NetlinkPayload::InnerMessage(g) = m.payload {
-                if let Some(ev) = codec::decode_event(&g.payload)? {
-                    self.queue.push_back(ev);
-                }
-            }
-        }
+        let events = decode_notifications(buf, self.family_id)?;
+        self.queue.extend(events);
         Ok(())
     }
+}
+
+/// The gate notifications in one datagram of the `events` socket; messages
+/// of other families or types are skipped.
+pub fn decode_notifications(buf: &[u8], family_id: u16) -> Result<Vec<GateEvent>, Error> {
+    let mut out = Vec::new();
+    let mut off = 0;
+    while off < buf.len() {
+        let rest = &buf[off..];
+        let nb = NetlinkBuffer::new_checked(rest).map_err(|e| Error::Decode(e.to_string()))?;
+        let len = nb.length() as usize;
+        let kind = nb.message_type();
+        let raw = rest
+            .get(..len)
+            .ok_or_else(|| Error::Decode("truncated netlink message".into()))?;
+        off += crate::align4(len.max(NLMSG_HDRLEN));
+        if kind != family_id {
+            continue;
+        }
+        let m = NetlinkMessage::<GenlMessage<GateMessage>>::deserialize(raw)
+            .map_err(|e| Error::Decode(e.to_string()))?;
+        if let NetlinkPayload::InnerMessage(g) = m.payload {
+            if let Some(ev) = codec::decode_event(&g.payload)? {
+                out.push(ev);
+            }
+        }
+    }
+    Ok(out)
 }
 
 impl EventStream for Subscription {

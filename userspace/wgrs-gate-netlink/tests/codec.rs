@@ -333,3 +333,68 @@ fn fake_kernel_follows_the_spec() {
     k.overflow();
     assert_eq!(ev.next_event().expect("event"), GateEvent::Lost);
 }
+
+/// A datagram as the kernel multicasts it: netlink header, genl header,
+/// attributes; several messages back to back, one of another family.
+#[test]
+fn notification_datagrams_decode() {
+    use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NetlinkPayload};
+    use netlink_packet_generic::GenlMessage;
+
+    fn datagram(family: u16, m: GateMessage) -> Vec<u8> {
+        let mut g = GenlMessage::from_payload(m);
+        g.set_resolved_family_id(family);
+        let mut nl = NetlinkMessage::new(NetlinkHeader::default(), NetlinkPayload::InnerMessage(g));
+        nl.finalize();
+        let mut buf = vec![0u8; nl.buffer_len()];
+        nl.serialize(&mut buf);
+        buf
+    }
+    let locked = GateEvent::Locked {
+        ifindex: 4,
+        public_key: key(1),
+        reason: LockReason::MaxSession,
+    };
+    let knock = GateEvent::Knock {
+        ifindex: 4,
+        public_key: key(2),
+        endpoint: Some("198.51.100.9:51820".parse().expect("addr")),
+        inner_source: Some(IpAddr::V4(Ipv4Addr::new(10, 8, 0, 9))),
+    };
+    let mut buf = datagram(0x22, codec::encode_event(&locked).expect("m"));
+    buf.extend(datagram(0x23, codec::encode_event(&knock).expect("m")));
+    buf.extend(datagram(0x22, codec::encode_event(&knock).expect("m")));
+    buf.extend(datagram(0x22, codec::get(4)));
+    let got = wgrs_gate_netlink::socket::decode_notifications(&buf, 0x22).expect("decode");
+    assert_eq!(got, vec![locked, knock]);
+    // Truncated: an error (the listener treats it as lost events).
+    assert!(wgrs_gate_netlink::socket::decode_notifications(&buf[..buf.len() - 3], 0x22).is_err());
+}
+
+#[test]
+fn extended_ack_messages() {
+    use wgrs_gate_netlink::socket::extack_message;
+    // Capped error: original nlmsghdr (16 bytes), then NLMSGERR_ATTR_MSG.
+    let mut p = vec![0u8; 16];
+    let msg = b"peer not found\0";
+    p.extend_from_slice(&((4 + msg.len()) as u16).to_ne_bytes());
+    p.extend_from_slice(&1u16.to_ne_bytes());
+    p.extend_from_slice(msg);
+    while !p.len().is_multiple_of(4) {
+        p.push(0);
+    }
+    assert_eq!(
+        extack_message(0x100 | 0x200, &p).as_deref(),
+        Some("peer not found")
+    );
+    // No TLV flag: nothing, whatever follows.
+    assert_eq!(extack_message(0x100, &p), None);
+    // Uncapped: the whole request (length from its header) is skipped.
+    let mut q = Vec::new();
+    q.extend_from_slice(&24u32.to_ne_bytes());
+    q.extend_from_slice(&[0u8; 20]);
+    q.extend_from_slice(&p[16..]);
+    assert_eq!(extack_message(0x200, &q).as_deref(), Some("peer not found"));
+    // Garbage does not panic.
+    assert_eq!(extack_message(0x200, &[1, 2]), None);
+}

@@ -519,3 +519,61 @@ async fn cli_audit_records_reach_the_log() {
     env.agent.drain_audit();
     assert!(audited(&env, "\"event\":\"enrolled\""));
 }
+
+#[tokio::test]
+async fn event_thread_feeds_the_agent() {
+    let env = setup(true, HttpConfig::default()).await;
+    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    let stream = env.kernel.events().expect("subscribe");
+    let kernel: Arc<dyn GateKernel> = Arc::new(env.kernel.clone());
+    wgrs_gated::agent::spawn_event_thread(kernel, stream, tx, env.audit.clone());
+    env.kernel.authorize(IFX, &B).expect("authorize");
+    let ev = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .expect("in time")
+        .expect("event");
+    env.agent.handle_event(&ev);
+    assert_eq!(
+        env.agent.devices[0].peer_view(&B).expect("B").state,
+        PeerState::Authorized
+    );
+}
+
+#[test]
+fn binding_to_a_missing_device_fails_clearly() {
+    let e = wgrs_gated::server::bind("127.0.0.1:0".parse().expect("addr"), Some("nosuchdev9"))
+        .expect_err("must fail");
+    assert!(
+        format!("{e:#}").contains("SO_BINDTODEVICE nosuchdev9"),
+        "{e:#}"
+    );
+    let all = wgrs_gated::server::listen_addrs(&[], 51821);
+    assert_eq!(all.len(), 2);
+    assert!(all
+        .iter()
+        .all(|(a, wildcard)| *wildcard && a.ip().is_unspecified()));
+}
+
+#[test]
+fn check_config_prints_the_effective_configuration() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/gated.toml");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_wgrs-gated"))
+        .args(["--check-config", example])
+        .output()
+        .expect("run");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("[[device]]\nname = \"wg0\""), "{out}");
+    assert!(out.contains("refill_seconds = 60"), "{out}");
+    let bad = tmpdir();
+    let f = bad.join("bad.toml");
+    std::fs::write(&f, "[[device]]\nname = \"wg0\"\nauth_port = 0\n").expect("write");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_wgrs-gated"))
+        .arg("--check-config")
+        .arg(&f)
+        .output()
+        .expect("run");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("auth_port must not be 0"));
+    let _ = std::fs::remove_dir_all(bad);
+}
