@@ -744,7 +744,7 @@ fn login(a: &[String]) -> R<()> {
         .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
         .unwrap_or_else(|| body.trim().to_owned());
     if status == 200 {
-        println!("{dev}: unlocked ({message})");
+        println!("{dev}: unlocked");
         Ok(())
     } else {
         fail(format!("{message} (HTTP {status} from {server})"))
