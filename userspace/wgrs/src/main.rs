@@ -7,6 +7,8 @@
 
 mod config;
 mod encoding;
+mod gate;
+mod png;
 mod show;
 mod sys;
 mod terminal;
@@ -133,6 +135,10 @@ fn run(prog: &str, args: &[String]) -> u8 {
     }
     if args.is_empty() {
         return show_main(prog, &["show".to_owned()]);
+    }
+    // Not in SUBCOMMANDS: `wgrs --help` stays byte-identical to wg's.
+    if args[0] == "gate" {
+        return gate::main(args);
     }
     match SUBCOMMANDS.iter().find(|c| c.name == args[0]) {
         Some(c) => (c.run)(prog, args),
