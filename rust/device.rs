@@ -392,7 +392,7 @@ impl LinkDriver for Device {
         }
         lifetime!("{}: Creating namespace exiting\n", ifname(&dev.name_racy()));
         dev.carrier_off();
-        let mut cfg = this.config.lock();
+        let cfg = this.config.lock();
         this.creating_net.clear(rtnl);
         socket::reinit(&this, None);
         // With the sockets gone nothing sends: cached routes into the dying

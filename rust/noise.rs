@@ -185,3 +185,61 @@ pub(crate) fn expire_current(peer: &Arc<Peer>, st: &mut PeerHandshake) {
     peer.timers.lock().t.reset_last_sent_handshake();
     peer.keypairs.lock().expire_sending();
 }
+
+/// The replay window as the receive path uses it (the protocol core's
+/// `ReplayCounter` behind the keypair's bottom-half lock), checked with the
+/// C driver's counter self-test table (drivers/net/wireguard/selftest/
+/// counter.c), adapted to the 8192-bit window.
+#[kunit_tests(wgrs_replay)]
+mod replay_tests {
+    use super::*;
+    use crate::proto::constants::REJECT_AFTER_MESSAGES;
+    use crate::proto::replay::COUNTER_WINDOW_SIZE;
+
+    #[test]
+    fn c_driver_case_table() {
+        let Ok(lock) = KBox::pin_init(new_spinlock_bh!(ReplayCounter::new(), "wgrs_replay_test"), GFP_KERNEL) else {
+            assert!(false);
+            return;
+        };
+        let lim = COUNTER_WINDOW_SIZE + 1;
+        let r = REJECT_AFTER_MESSAGES;
+        let table: [(u64, bool); 35] = [
+            (0, true), (1, true), (1, false), (9, true), (8, true), (7, true), (7, false),
+            (lim, true), (lim - 1, true), (lim - 1, false), (lim - 2, true), (2, true),
+            (2, false), (lim + 16, true), (3, false), (lim + 16, false), (lim * 4, true),
+            (lim * 4 - (lim - 1), true), (10, false), (lim * 4 - lim, false),
+            (lim * 4 - (lim + 1), false), (lim * 4 - (lim - 2), true),
+            (lim * 4 + 1 - lim, false), (0, false), (r, false), (r - 1, true), (r, false),
+            (r - 1, false), (r - 2, true), (r + 1, false), (r + 2, false), (r - 2, false),
+            (r - 3, true), (0, false), (u64::MAX, false),
+        ];
+        for (i, (n, want)) in table.iter().enumerate() {
+            let got = lock.lock().validate(*n);
+            if got != *want {
+                pr_err!("wgrs_replay: step {} counter {}: got {}\n", i + 1, n, got);
+            }
+            assert_eq!(got, *want);
+        }
+    }
+
+    #[test]
+    fn whole_window_in_any_order() {
+        let Ok(lock) = KBox::pin_init(new_spinlock_bh!(ReplayCounter::new(), "wgrs_replay_test"), GFP_KERNEL) else {
+            assert!(false);
+            return;
+        };
+        let w = COUNTER_WINDOW_SIZE;
+        // Backwards over the whole window, then everything is a replay.
+        for i in (1..=w).rev() {
+            assert!(lock.lock().validate(i));
+        }
+        assert!(lock.lock().validate(0));
+        for i in 0..=w {
+            assert!(!lock.lock().validate(i));
+        }
+        // One past the window's far end is too old once the top moves.
+        assert!(lock.lock().validate(w + 1 + w));
+        assert!(!lock.lock().validate(w));
+    }
+}

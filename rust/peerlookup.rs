@@ -141,3 +141,129 @@ pub(crate) fn index_remove_keypair(t: &IndexTable, kp: &RcuRc<Keypair>) {
         IndexEntry::Handshake { .. } => false,
     });
 }
+
+/// The lookup structures under concurrent readers: while readers on other
+/// CPUs look entries up without locks, the test inserts and removes them;
+/// a reader may find an entry or not, but what it finds must be whole and
+/// have the key it asked for, and nothing may be used after it was freed
+/// (KASAN watches). This is what peer removal relies on.
+#[kunit_tests(wgrs_lookup_concurrency)]
+mod tests {
+    use crate::abstractions::rcu::{self, NewEntry, RcuHashTable};
+    use crate::abstractions::trie::RcuTrie;
+    use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+    use kernel::prelude::*;
+    use kernel::sync::Arc;
+    use kernel::time::{delay::fsleep, Delta};
+
+    #[pin_data]
+    struct Shared {
+        #[pin]
+        table: RcuHashTable<KBox<[u64; 4]>>,
+        #[pin]
+        trie: RcuTrie<KBox<u32>>,
+        stop: AtomicBool,
+        done: AtomicU32,
+        reads: AtomicU64,
+        bad: AtomicU64,
+    }
+
+    fn reader(s: Arc<Shared>, seed: u64) {
+        let mut x = seed;
+        while !s.stop.load(Ordering::Acquire) {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let key = (x >> 33) % 64;
+            {
+                let g = rcu::read_lock();
+                if let Some(v) = s.table.find(key, &g, |v| v[0] == key) {
+                    // The entry is whole: every word was written with it.
+                    if v[1] != key * 3 || v[2] != key * 5 || v[3] != !key {
+                        s.bad.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                let mut addr = [0u8; 16];
+                addr[0] = 10;
+                addr[1] = (key % 8) as u8;
+                addr[2] = (key / 8) as u8;
+                if let Some(v) = s.trie.lookup(&addr, &g) {
+                    // Either the /24 or the /16 of this address.
+                    if **v != 1000 + (key as u32) && **v != (key % 8) as u32 {
+                        s.bad.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            s.reads.fetch_add(1, Ordering::Relaxed);
+        }
+        s.done.fetch_add(1, Ordering::Release);
+    }
+
+    #[test]
+    fn removal_under_concurrent_lookups() {
+        let shared = Arc::pin_init(
+            try_pin_init!(Shared {
+                table <- RcuHashTable::new(4),
+                trie <- RcuTrie::new(32),
+                stop: AtomicBool::new(false),
+                done: AtomicU32::new(0),
+                reads: AtomicU64::new(0),
+                bad: AtomicU64::new(0),
+            }? Error),
+            GFP_KERNEL,
+        );
+        let Ok(s) = shared else {
+            assert!(false);
+            return;
+        };
+        let mut spawned = 0u32;
+        for seed in 1..=2u64 {
+            let s2 = s.clone();
+            if kernel::workqueue::system_unbound().try_spawn(GFP_KERNEL, move || reader(s2, seed)).is_ok() {
+                spawned += 1;
+            }
+        }
+        assert_eq!(spawned, 2);
+        let mut x = 7u64;
+        for _ in 0..4000 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+            let key = (x >> 33) % 64;
+            if x & (1 << 20) != 0 {
+                let Ok(v) = KBox::new([key, key * 3, key * 5, !key], GFP_KERNEL) else {
+                    continue;
+                };
+                if let Ok(e) = NewEntry::new(v, GFP_KERNEL) {
+                    s.table.insert(key, e);
+                }
+            } else {
+                s.table.remove(key, |v| v[0] == key);
+            }
+            let mut k = [0u8; 16];
+            k[0] = 10;
+            k[1] = (key % 8) as u8;
+            k[2] = (key / 8) as u8;
+            if x & (1 << 21) != 0 {
+                if let Ok(v) = KBox::new(1000 + key as u32, GFP_KERNEL) {
+                    let _ = s.trie.insert(&k, 24, v);
+                }
+                if let Ok(v) = KBox::new((key % 8) as u32, GFP_KERNEL) {
+                    let _ = s.trie.insert(&k, 16, v);
+                }
+            } else {
+                s.trie.remove(&k, 24, |_| true);
+                if x & (1 << 22) != 0 {
+                    s.trie.remove(&k, 16, |_| true);
+                }
+            }
+        }
+        s.stop.store(true, Ordering::Release);
+        for _ in 0..500 {
+            if s.done.load(Ordering::Acquire) == 2 {
+                break;
+            }
+            fsleep(Delta::from_millis(10));
+        }
+        assert_eq!(s.done.load(Ordering::Acquire), 2);
+        assert!(s.reads.load(Ordering::Relaxed) > 0);
+        assert_eq!(s.bad.load(Ordering::Relaxed), 0);
+        s.trie.clear_sync();
+    }
+}

@@ -82,3 +82,67 @@ impl RateLimiter {
         }
     }
 }
+
+#[kunit_tests(wgrs_ratelimiter)]
+mod tests {
+    use super::*;
+    use crate::proto::constants::NSEC_PER_SEC;
+    use crate::proto::ratelimit::{PACKETS_BURSTABLE, PACKETS_PER_SECOND};
+
+    fn table() -> Option<KBox<RateLimiter>> {
+        let mut t = KBox::new(RateLimiter::new(), GFP_KERNEL).ok()?;
+        t.init().ok()?;
+        Some(t)
+    }
+
+    /// As the C driver's self-test: a burst passes, the next is refused,
+    /// a packet's worth of time later one more passes.
+    #[test]
+    fn burst_then_rate() {
+        let Some(mut t) = table() else {
+            assert!(false);
+            return;
+        };
+        let k = RateKey::v4([192, 0, 2, 1]);
+        let t0 = 1000 * NSEC_PER_SEC;
+        for _ in 0..PACKETS_BURSTABLE {
+            assert!(t.allow(k, t0));
+        }
+        assert!(!t.allow(k, t0));
+        let step = NSEC_PER_SEC / PACKETS_PER_SECOND;
+        assert!(t.allow(k, t0 + step));
+        assert!(!t.allow(k, t0 + step));
+        // Another source has its own bucket.
+        assert!(t.allow(RateKey::v4([192, 0, 2, 2]), t0));
+        // IPv6 sources share a bucket per /64.
+        let mut a = [0u8; 16];
+        a[0] = 0x20;
+        let mut b = a;
+        b[15] = 9;
+        for _ in 0..PACKETS_BURSTABLE {
+            assert!(t.allow(RateKey::v6(&a), t0));
+        }
+        assert!(!t.allow(RateKey::v6(&b), t0));
+    }
+
+    /// A flood of distinct sources cannot take every slot for good: idle
+    /// entries are reused once stale.
+    #[test]
+    fn many_sources_reuse_stale_slots() {
+        let Some(mut t) = table() else {
+            assert!(false);
+            return;
+        };
+        let t0 = 5 * NSEC_PER_SEC;
+        let mut admitted = 0u32;
+        for i in 0..20_000u32 {
+            if t.allow(RateKey::V4(i), t0) {
+                admitted += 1;
+            }
+        }
+        assert!(admitted as usize <= SLOTS);
+        assert!(admitted as usize > SLOTS / 2);
+        // Two seconds later all are stale: a new source gets in.
+        assert!(t.allow(RateKey::V4(0xdead_beef), t0 + 2 * NSEC_PER_SEC));
+    }
+}

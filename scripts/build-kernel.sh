@@ -78,7 +78,10 @@ run_logged "$build/build.log" mk -j"$(nproc)" bzImage modules
 run_logged "$build/modules_install.log" mk INSTALL_MOD_PATH="$build/modinst" INSTALL_MOD_STRIP=1 modules_install
 touch "$build/.wgrs-ready"
 # Builds of this flavour from another configuration or toolchain are never
-# used again (the other flavour's cache stays).
-find "$WGRS_CACHE" -maxdepth 1 \( -name "kernel-$flavor-*" -o -name 'kernel-7*' \) ! -path "$build" -exec rm -rf {} +
+# used again (the other flavour's cache stays). WGRS_KEEP_OLD_KERNELS=1
+# keeps them (while another checkout still boots the old one).
+if [ -z "${WGRS_KEEP_OLD_KERNELS:-}" ]; then
+	find "$WGRS_CACHE" -maxdepth 1 \( -name "kernel-$flavor-*" -o -name 'kernel-7*' \) ! -path "$build" -exec rm -rf {} +
+fi
 say "$flavor kernel $version built"
 echo "$build"

@@ -75,4 +75,6 @@ printf '  cargo test cases: %d passed, %d failed\n' "$cargo_pass" "$cargo_fail"
 printf '  VM test cases (kselftest + KUnit suites): %d passed, %d failed, %d skipped\n' \
 	"$ktap_pass" "$ktap_fail" "$ktap_skip"
 echo "check: $((cargo_pass + ktap_pass)) passed, $((cargo_fail + ktap_fail)) failed, $ktap_skip skipped"
+# A skipped case did not pass.
+[ "$ktap_skip" -eq 0 ] && [ "$cargo_fail" -eq 0 ] && [ "$ktap_fail" -eq 0 ] || failed=1
 exit $failed

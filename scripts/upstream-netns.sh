@@ -19,7 +19,10 @@ start=$SECONDS
 set +e
 VM_IO="$out" "$WGRS_TOP/scripts/vm.sh" --cpus 2 --timeout 1500 -- bash -c "
 	modprobe -r $other 2>/dev/null
-	modprobe $module || { echo 'cannot load $module'; exit 1; }
+	# Lifetime log lines on, so netns.sh's leak check has something to
+	# pair up (the debug kernel builds wireguard.ko with them too).
+	if [ $module = wgrs ]; then modprobe wgrs debug=1; else modprobe $module; fi ||
+		{ echo 'cannot load $module'; exit 1; }
 	echo \"# netns.sh against \$(modinfo -F filename $module)\"
 	bash /mnt/ksrc/wireguard/netns.sh
 	rc=\$?

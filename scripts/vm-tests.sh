@@ -11,7 +11,7 @@ rm -rf "$out"
 mkdir -p "$out"
 say "running ${#progs[@]} kselftest programs in the VM: ${progs[*]}"
 set +e
-VM_IO="$out" "$WGRS_TOP/scripts/vm.sh" --cpus 2 -- \
+VM_IO="$out" "$WGRS_TOP/scripts/vm.sh" --cpus 2 --timeout "${WGRS_VM_TIMEOUT:-4200}" -- \
 	env KUNIT_LOG=/mnt/io/kunit.log WGRS_BIN=/mnt/wgrs/userspace/target/release \
 	"/mnt/wgrs/$sel/run_kselftest.sh" "${progs[@]}" | tee "$out/console.log"
 rc=${PIPESTATUS[0]}

@@ -91,23 +91,10 @@ impl NetDevice {
         unsafe { sys::wgrs_netif_running(self.as_ptr()) }
     }
 
-    /// The network namespace the device is in now.
-    pub(crate) fn net(&self) -> &Net {
-        // SAFETY: valid device; its namespace outlives it (a device is moved
-        // or destroyed before its namespace goes).
-        unsafe { Net::from_raw(sys::wgrs_dev_net(self.as_ptr())) }
-    }
-
     /// Counts `n` dropped outgoing packets.
     pub(crate) fn count_tx_dropped(&self, n: u32) {
         // SAFETY: valid device; an atomic counter update.
         unsafe { sys::wgrs_dev_tx_dropped(self.as_ptr(), n) }
-    }
-
-    /// Counts one dropped incoming packet.
-    pub(crate) fn count_rx_dropped(&self) {
-        // SAFETY: valid device using per-CPU dstats (set up in `setup_tunnel`).
-        unsafe { sys::dev_dstats_rx_dropped(self.as_ptr()) }
     }
 
     /// Counts one received packet of `len` bytes. Any context.

@@ -387,11 +387,6 @@ impl<T: Send + Sync> RcuRcSlot<T> {
         unsafe { RcuRc::get_unless_zero(p) }
     }
 
-    /// Whether `rc` is the published object (pointer comparison only).
-    pub(crate) fn holds(&self, rc: &RcuRc<T>) -> bool {
-        self.ptr.load(Ordering::Relaxed) == rc.ptr.as_ptr()
-    }
-
     /// Publishes `new`, returning the previous handle.
     pub(crate) fn swap(&self, new: Option<RcuRc<T>>) -> Option<RcuRc<T>> {
         let new = new.map_or(ptr::null_mut(), |n| n.into_raw().as_ptr());

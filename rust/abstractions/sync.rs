@@ -15,9 +15,6 @@ use kernel::sync::lock::{Backend, Lock};
 /// A spinlock taken with bottom halves disabled.
 pub(crate) type SpinLockBh<T> = Lock<T, SpinLockBhBackend>;
 
-/// The guard of a [`SpinLockBh`].
-pub(crate) type SpinLockBhGuard<'a, T> = kernel::sync::lock::Guard<'a, T, SpinLockBhBackend>;
-
 /// Makes a [`SpinLockBh`] initialiser with a name and its own lock class.
 macro_rules! new_spinlock_bh {
     ($inner:expr, $name:literal $(,)?) => {

@@ -142,16 +142,6 @@ impl<T: TimerCallback + HasTimer> Timer<T> {
         }
     }
 
-    /// Deactivates the timer if pending (it may still be running).
-    pub(crate) fn cancel(this: &Arc<T>) {
-        // SAFETY: set up; if this deactivated it, we now own the reference
-        // the pending timer held.
-        if unsafe { sys::timer_delete(Self::raw(this)) } != 0 {
-            // SAFETY: see above.
-            drop(unsafe { Arc::from_raw(T::owner_of(T::timer_of(&**this))) });
-        }
-    }
-
     /// Deactivates the timer and waits for a running callback (it may be
     /// armed again later). Process context.
     pub(crate) fn cancel_sync(this: &Arc<T>) {

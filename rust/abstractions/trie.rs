@@ -136,11 +136,6 @@ impl<V: Send + Sync> RcuTrie<V> {
         })
     }
 
-    /// Key length in bits.
-    pub(crate) fn bits(&self) -> u8 {
-        self.bits
-    }
-
     /// The value of the longest prefix containing `addr`.
     pub(crate) fn lookup<'g>(&'g self, addr: &[u8; KEY_BYTES], _guard: &'g Guard) -> Option<&'g V> {
         let mut best: Option<&'g V> = None;

@@ -124,14 +124,6 @@ impl Drop for OwnedQueue {
     }
 }
 
-/// The next online CPU after `*last` (round robin), stored back in `last`.
-pub(crate) fn next_online_cpu(last: &core::sync::atomic::AtomicI32) -> i32 {
-    let prev = last.load(Ordering::Relaxed);
-    // SAFETY: no requirements: reads the online mask.
-    let cpu = unsafe { sys::wgrs_next_online_cpu(prev) };
-    last.store(cpu, Ordering::Relaxed);
-    cpu
-}
 
 /// Gives the CPU up if something else should run (long work items).
 pub(crate) fn cond_resched() {

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The gate: per-peer second-factor state machine (Documentation/ and
-//! DESIGN.md "The gate").
+//! The gate: per-peer second-factor state machine (Documentation/gate.rst).
 //!
 //! - Per device a [`GatePolicy`]: idle timeout (0 = gate off), maximum
 //!   session (0 = none), auth port.

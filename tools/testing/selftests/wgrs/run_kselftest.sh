@@ -5,13 +5,19 @@
 # Prints a closing "N passed, N failed, N skipped" line; exits non-zero if any
 # program failed or was skipped (a skip is not a pass).
 cd "$(dirname "$0")" || exit 1
-timeout=${KSFT_TIMEOUT:-600}
+default_timeout=${KSFT_TIMEOUT:-600}
+# Leak reports are about this suite only: forget what boot allocated.
+[ -w /sys/kernel/debug/kmemleak ] && echo clear >/sys/kernel/debug/kmemleak
 echo "TAP version 13"
 echo "1..$#"
 n=0 pass=0 fail=0 skip=0
 for t in "$@"; do
 	n=$((n + 1))
 	echo "# selftests: wgrs: $t"
+	# A program may ask for more time than the default with a line
+	# "# ksft-timeout: SECONDS".
+	t_timeout=$(sed -n 's/^# ksft-timeout: \([0-9]*\)$/\1/p' "$t" | head -n 1)
+	timeout=${t_timeout:-$default_timeout}
 	timeout -k 5 "$timeout" "./$t" 2>&1 | sed 's/^/  /'
 	rc=${PIPESTATUS[0]}
 	case $rc in
