@@ -15,7 +15,9 @@ use crate::abstractions::skb::{DropReason, SkBuff, SkbList};
 use crate::abstractions::sync::{new_spinlock_bh, SpinLockBh};
 use crate::abstractions::udp::{EncapReceiver, UdpSocket};
 use crate::abstractions::workqueue::{flags, OwnedQueue};
+use crate::abstractions::timer::{impl_has_timer, Timer, TimerCallback};
 use crate::allowedips::{AllowedIps, Listing};
+use crate::gate::{DeviceGate, GATE_WORK};
 use crate::log::{ifname, lifetime};
 use crate::noise;
 use crate::peer::Peer;
@@ -24,7 +26,7 @@ use crate::proto::constants::MESSAGE_PADDING_MULTIPLE;
 use crate::proto::cookie::{CookieChecker, CookieSecret, LoadTracker};
 use crate::proto::noise::StaticIdentity;
 use crate::ratelimiter::RateLimiter;
-use crate::{receive, send, socket, timers};
+use crate::{gate, receive, send, socket, timers};
 use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::prelude::*;
 use kernel::rbtree::RBTree;
@@ -123,16 +125,43 @@ pub(crate) struct Device {
     pub(crate) wq_crypt: OwnedQueue,
     #[pin]
     pub(crate) gro: GroCells,
+    /// The idle gate's policy and counters.
+    #[pin]
+    pub(crate) gate: DeviceGate,
+    /// Fires at the next gate deadline.
+    #[pin]
+    gate_timer: Timer<Device>,
+    /// Locks the peers whose sessions ran out (RTNL, update lock).
+    #[pin]
+    gate_work: Work<Device, GATE_WORK>,
+    /// Runs `gate_work`; never flushed under RTNL or the update lock,
+    /// which the work takes.
+    pub(crate) wq_gate: OwnedQueue,
 }
 
 impl_has_work! {
     impl HasWork<Self> for Device { self.handshake_work }
+    impl HasWork<Self, GATE_WORK> for Device { self.gate_work }
 }
+impl_has_timer!(Device, gate_timer);
 
 impl WorkItem for Device {
     type Pointer = Arc<Device>;
     fn run(this: Arc<Device>) {
         receive::handshake_worker(&this);
+    }
+}
+
+impl WorkItem<GATE_WORK> for Device {
+    type Pointer = Arc<Device>;
+    fn run(this: Arc<Device>) {
+        gate::expire_all(&this);
+    }
+}
+
+impl TimerCallback for Device {
+    fn expired(this: Arc<Self>) {
+        gate::timer_fired(this);
     }
 }
 
@@ -310,6 +339,10 @@ impl LinkDriver for Device {
                 wq_handshake_tx: queue("wg-kex-", &name, flags::UNBOUND | flags::FREEZABLE)?,
                 wq_crypt: queue("wg-crypt-", &name, flags::CPU_INTENSIVE | flags::MEM_RECLAIM | flags::PERCPU)?,
                 gro <- GroCells::new(),
+                gate <- DeviceGate::new(),
+                gate_timer <- Timer::new(),
+                gate_work <- new_work!("wgrs_gate_expiry"),
+                wq_gate: queue("wg-gate-", &name, flags::UNBOUND)?,
             }? Error),
             GFP_KERNEL,
         )?;
@@ -358,8 +391,8 @@ impl LinkDriver for Device {
         socket::reinit(&this, None);
     }
 
-    fn xmit(this: ArcBorrow<'_, Self>, dev: &NetDevice, skb: SkBuff) {
-        send::xmit(&this, dev, skb);
+    fn xmit(this: ArcBorrow<'_, Self>, dev: &NetDevice, skb: SkBuff) -> Result {
+        send::xmit(&this, dev, skb)
     }
 
     fn destruct(this: &Arc<Self>, dev: &NetDevice) {
@@ -373,6 +406,9 @@ impl LinkDriver for Device {
             socket::reinit(this, None);
             this.remove_all_peers(&mut cfg);
         }
+        // The gate first: no expiry may start after this.
+        Timer::shutdown(this);
+        this.wq_gate.destroy();
         this.wq_handshake_rx.destroy();
         this.wq_handshake_tx.destroy();
         this.wq_crypt.destroy();

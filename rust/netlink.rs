@@ -20,7 +20,7 @@ use crate::allowedips::Prefix;
 use crate::device::{Config, Device};
 use crate::peer::{Peer, MAX_PEERS};
 use crate::peerlookup;
-use crate::{send, socket};
+use crate::{gate, send, socket};
 use core::sync::atomic::Ordering;
 use kernel::prelude::*;
 use kernel::rbtree::RBTreeNode;
@@ -257,7 +257,7 @@ fn create_peer(dev: &Arc<Device>, netdev_name: [u8; 16], cfg: &mut Config, key: 
     Ok(peer)
 }
 
-fn set_peer(dev: &Arc<Device>, name: [u8; 16], cfg: &mut Config, attrs: &Attrs<'_>) -> Result {
+fn set_peer(dev: &Arc<Device>, rtnl: &Rtnl, name: [u8; 16], cfg: &mut Config, attrs: &Attrs<'_>) -> Result {
     let key: [u8; KEY_LEN] = attrs.get(pa::WGPEER_A_PUBLIC_KEY).and_then(|a| a.array()).ok_or(EINVAL)?;
     let psk = attrs.get(pa::WGPEER_A_PRESHARED_KEY).and_then(|a| a.array()).map(Secret);
     let mut flags = attrs.get(pa::WGPEER_A_FLAGS).map(|a| a.u32()).transpose()?.unwrap_or(0);
@@ -283,7 +283,9 @@ fn set_peer(dev: &Arc<Device>, name: [u8; 16], cfg: &mut Config, attrs: &Attrs<'
             if cfg.has_identity && cfg.public_key == key {
                 return Ok(());
             }
-            create_peer(dev, name, cfg, key)?
+            let peer = create_peer(dev, name, cfg, key)?;
+            gate::peer_created(dev, rtnl, &peer);
+            peer
         }
     };
 
@@ -391,7 +393,7 @@ fn set_device_locked(dev: &DeviceRef<Device>, rtnl: &Rtnl, cfg: &mut Config, att
     if let Some(peers) = attrs.get(da::WGDEVICE_A_PEERS) {
         for attr in peers.nested() {
             let peer = attr.parse_nested(Policy::Peer)?;
-            let ret = set_peer(device, name, cfg, &peer);
+            let ret = set_peer(device, rtnl, name, cfg, &peer);
             if let Some(psk) = peer.get(pa::WGPEER_A_PRESHARED_KEY) {
                 psk.zeroize();
             }

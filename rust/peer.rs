@@ -11,6 +11,7 @@ use crate::abstractions::sync::{new_spinlock_bh, SpinLockBh};
 use crate::abstractions::timer::{impl_has_timer, Timer, TimerCallback};
 use crate::abstractions::udp::{DstCache, Endpoint};
 use crate::device::Device;
+use crate::gate::PeerGate;
 use crate::log::{ifname, lifetime};
 use crate::noise::{self, Keypair, PeerHandshake};
 use crate::proto::constants::KEY_LEN;
@@ -78,6 +79,8 @@ pub(crate) struct Peer {
     /// Wall-clock time of the last completed handshake (0 = never).
     pub(crate) last_handshake_sec: AtomicI64,
     pub(crate) last_handshake_nsec: AtomicI64,
+    /// The idle gate's state of this peer.
+    pub(crate) gate: PeerGate,
     dead: AtomicBool,
 }
 
@@ -166,6 +169,7 @@ impl Peer {
                 tx_bytes: AtomicU64::new(0),
                 last_handshake_sec: AtomicI64::new(0),
                 last_handshake_nsec: AtomicI64::new(0),
+                gate: PeerGate::new(),
                 dead: AtomicBool::new(false),
             }? Error),
             GFP_KERNEL,

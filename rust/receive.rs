@@ -25,6 +25,7 @@ use crate::proto::messages::{
 use crate::proto::noise::consume_initiation_begin;
 use crate::proto::ratelimit::RateKey;
 use crate::proto::util::le32;
+use crate::gate;
 use crate::send;
 use crate::socket;
 use crate::timers;
@@ -99,10 +100,10 @@ fn consume_data(dev: &Device, mut skb: SkBuff) {
         return;
     };
     skb.reset_for_rx();
-    data_done(peer, &kp, skb, &ep);
+    data_done(peer, &kp, skb, &ep, now);
 }
 
-fn data_done(peer: &Arc<Peer>, kp: &RcuRc<Keypair>, mut skb: SkBuff, ep: &Endpoint) {
+fn data_done(peer: &Arc<Peer>, kp: &RcuRc<Keypair>, mut skb: SkBuff, ep: &Endpoint, now: u64) {
     // Roaming: the endpoint follows authenticated packets, before any other
     // check can drop them.
     peer.set_endpoint(ep);
@@ -145,6 +146,12 @@ fn data_done(peer: &Arc<Peer>, kp: &RcuRc<Keypair>, mut skb: SkBuff, ep: &Endpoi
     if !routed.is_some_and(|p| Arc::ptr_eq(p, peer)) {
         netdev.count_error(ErrorCounter::RxFrame);
         skb.drop_with(DropReason::SourceNotAllowed);
+        return;
+    }
+    // The idle gate: what a locked peer sends reaches only the auth port.
+    if !gate::inbound(peer, netdev, &mut skb, now) {
+        netdev.count_rx_dropped(1);
+        skb.drop_with(DropReason::Gate);
         return;
     }
     skb.gro_receive(&peer.device.gro);

@@ -7,11 +7,13 @@
 //! and sent from work items too, never in the transmit path.
 
 use crate::abstractions::crypto::KernelCrypto;
+use crate::abstractions::errno;
 use crate::abstractions::netdev::{ErrorCounter, NetDevice};
 use crate::abstractions::rcu;
 use crate::abstractions::skb::{DropReason, PacketCb, SkBuff, SkbList};
 use crate::abstractions::time;
 use crate::device::Device;
+use crate::gate;
 use crate::noise::{self, PeerHandshake};
 use crate::peer::{Peer, HANDSHAKE_WORK, TX_WORK};
 use crate::peerlookup;
@@ -20,15 +22,16 @@ use crate::proto::noise::tai64n;
 use crate::queueing::{TxBatch, MAX_STAGED_PACKETS};
 use crate::socket::{self, HANDSHAKE_DSCP};
 use crate::timers::{self, jitter};
+use kernel::prelude::*;
 use kernel::sync::Arc;
 
 /// `ndo_start_xmit`: find the peer by destination, split GSO packets, stage
 /// them, and try to send.
-pub(crate) fn xmit(device: &Device, dev: &NetDevice, skb: SkBuff) {
+pub(crate) fn xmit(device: &Device, dev: &NetDevice, mut skb: SkBuff) -> Result {
     let Some(dst) = skb.ip_dst() else {
         dev.count_error(ErrorCounter::TxErrors);
         skb.drop_with(DropReason::Invalid);
-        return;
+        return Err(errno::eprotonosupport());
     };
     let peer = {
         let g = rcu::read_lock();
@@ -38,22 +41,32 @@ pub(crate) fn xmit(device: &Device, dev: &NetDevice, skb: SkBuff) {
         skb.icmp_unreachable();
         dev.count_error(ErrorCounter::TxErrors);
         skb.drop_with(DropReason::NoRoute);
-        return;
+        return Err(errno::enokey());
     };
+    // The idle gate: a locked peer is sent only what its auth service
+    // answers.
+    if !gate::outbound(&peer, dev, &mut skb) {
+        skb.icmp_prohibited();
+        dev.count_tx_dropped(1);
+        skb.drop_with(DropReason::Gate);
+        // The sender learns of it from the ICMP error (gate.rst), not
+        // from sendmsg.
+        return Ok(());
+    }
     if peer.endpoint.lock().family() == 0 {
         skb.icmp_unreachable();
         dev.count_error(ErrorCounter::TxErrors);
         skb.drop_with(DropReason::NoKey);
-        return;
+        return Err(errno::edestaddrreq());
     }
     let mtu = skb.route_mtu(dev);
     let mut segs = match skb.segment() {
         Ok(segs) => segs,
-        Err((_, skb)) => {
+        Err((e, skb)) => {
             skb.icmp_unreachable();
             dev.count_error(ErrorCounter::TxErrors);
             skb.drop_with(DropReason::Invalid);
-            return;
+            return Err(e);
         }
     };
     let mut packets = SkbList::new();
@@ -78,6 +91,7 @@ pub(crate) fn xmit(device: &Device, dev: &NetDevice, skb: SkBuff) {
         dev.count_tx_dropped(dropped);
     }
     send_staged(&peer);
+    Ok(())
 }
 
 /// Sends what is staged if there is a usable session: every packet gets its

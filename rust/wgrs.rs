@@ -19,6 +19,8 @@ use kernel::prelude::*;
 mod abstractions;
 mod allowedips;
 mod device;
+mod gate;
+mod gate_netlink;
 mod log;
 mod netlink;
 mod noise;
@@ -43,25 +45,34 @@ module! {
     authors: ["The wgrs developers"],
     description: "WireGuard secure network tunnel in Rust, with an idle gate",
     license: "GPL",
-    alias: ["rtnl-link-wireguard", "net-pf-16-proto-16-family-wireguard"],
+    alias: [
+        "rtnl-link-wireguard",
+        "net-pf-16-proto-16-family-wireguard",
+        "net-pf-16-proto-16-family-wgrs_gate",
+    ],
 }
 
 // The entry points C calls, bound to the driver's types.
 rtnl::link_driver!(device::Device);
 genetlink::wireguard_family!(netlink::Family);
+genetlink::gate_family!(gate_netlink::Family);
 
 struct Wgrs {
-    // Dropped in this order: the family first, as the C driver's exit does.
+    // Dropped in this order: the `wireguard` family first, as the C
+    // driver's exit does; the gate family after the devices, which send
+    // its notifications until they are gone.
     genl: Option<genetlink::FamilyRegistration>,
     link: Option<rtnl::LinkRegistration>,
+    gate: Option<genetlink::GateRegistration>,
 }
 
 impl kernel::Module for Wgrs {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        let gate = genetlink::GateRegistration::register()?;
         let link = rtnl::LinkRegistration::register()?;
         let genl = genetlink::FamilyRegistration::register()?;
         pr_info!("WireGuard (wgrs, Rust) loaded. See Documentation/ for the gate.\n");
-        Ok(Wgrs { genl: Some(genl), link: Some(link) })
+        Ok(Wgrs { genl: Some(genl), link: Some(link), gate: Some(gate) })
     }
 }
 
@@ -70,6 +81,7 @@ impl Drop for Wgrs {
         drop(self.genl.take());
         // Deletes every device; their teardown waits for their work.
         drop(self.link.take());
+        drop(self.gate.take());
         // Callbacks queued with call_rcu run code of this module: wait for
         // all of them (twice: a callback may queue another).
         rcu::barrier();

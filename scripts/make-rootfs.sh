@@ -8,6 +8,7 @@
 PKGS=(
 	iproute2 wireguard-tools wireguard-go iperf3 iputils-ping nftables iptables
 	ncat kmod procps tcpdump ca-certificates curl jq less psmisc util-linux
+	python3 python3-yaml   # gate.sh: the kernel's YNL CLI (tools/net/ynl)
 )
 key=$( { echo v2 sid; sed -n "/^# ncat-wrapper-begin/,/^# ncat-wrapper-end/p" "$0"; printf '%s\n' "${PKGS[@]}"; } | sha256sum | cut -c1-16)
 root="$WGRS_CACHE/rootfs-sid-$key"
@@ -51,7 +52,10 @@ chmod 0755 "$root.tmp/usr/local/bin/ncat"
 # ncat-wrapper-end
 mv "$root.tmp" "$root"
 touch "$root/.wgrs-ready"
-# Roots made from an older recipe are never used again.
-find "$WGRS_CACHE" -maxdepth 1 -name 'rootfs-sid-*' ! -path "$root" -exec rm -rf {} +
+# Roots made from an older recipe are never used again (kept with
+# WGRS_KEEP_OLD_KERNELS=1, while another checkout still boots one).
+if [ -z "${WGRS_KEEP_OLD_KERNELS:-}" ]; then
+	find "$WGRS_CACHE" -maxdepth 1 -name 'rootfs-sid-*' ! -path "$root" -exec rm -rf {} +
+fi
 say "VM root ready: $root ($(du -sh "$root" | cut -f1))"
 echo "$root"

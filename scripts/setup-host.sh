@@ -8,6 +8,7 @@ HOST_PKGS=(
 	clang-19 lld-19 llvm-19 libclang-19-dev   # kernel and module: one LLVM for C and Rust
 	flex bison bc libelf-dev libssl-dev cpio kmod dwarves
 	mmdebstrap                                # the VM's root file system
+	python3-yaml python3-jsonschema          # the kernel's YNL generator (gen-netlink.sh)
 )
 QEMU_PKGS=(qemu-system-x86)
 

@@ -23,10 +23,12 @@ mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 p9=trans=virtio,version=9p2000.L,msize=512000
 mkdir -p /run/netns
 mount -t 9p -o "$p9,ro,cache=loose" wgrsmods /lib/modules
-mkdir -p /mnt/wgrs /mnt/ksrc /mnt/io
+mkdir -p /mnt/wgrs /mnt/ksrc /mnt/ynl /mnt/io
 mount -t 9p -o "$p9,ro" wgrssrc /mnt/wgrs
 mount -t 9p -o "$p9,ro,cache=loose" wgrsksrc /mnt/ksrc
 mount -t 9p -o "$p9" wgrsio /mnt/io
+# The kernel's YNL CLI (tools/net/ynl), which gate.sh drives the gate with.
+mount -t 9p -o "$p9,ro,cache=loose" wgrsynl /mnt/ynl
 hostname wgrs-vm
 ip link set lo up
 

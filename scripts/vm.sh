@@ -5,9 +5,10 @@
 #   scripts/vm.sh [--cpus N] [--mem MiB] [--timeout S] [--interactive] [--] CMD...
 #
 # Inside the VM: the checkout is at /mnt/wgrs (read-only), the kernel's
-# selftests at /mnt/ksrc (read-only), the kernel's modules plus wgrs.ko at
-# /lib/modules, and /mnt/io is a writable directory shared with the host
-# ($VM_IO if set, else a temporary one), which is also the working directory.
+# selftests at /mnt/ksrc and its YNL tools (tools/net/ynl) at /mnt/ynl
+# (read-only), the kernel's modules plus wgrs.ko at /lib/modules, and
+# /mnt/io is a writable directory shared with the host ($VM_IO if set, else
+# a temporary one), which is also the working directory.
 # The command's exit status becomes this script's.
 . "$(dirname "$0")/lib.sh"
 
@@ -75,6 +76,7 @@ mapfile -t shares < <(
 	share wgrsmods "$run/modules/lib/modules" ro
 	share wgrssrc "$WGRS_TOP" ro
 	share wgrsksrc "$src/tools/testing/selftests" ro
+	share wgrsynl "$src/tools/net/ynl" ro
 	share wgrsio "$io"
 )
 args=()
@@ -86,7 +88,7 @@ append+=" init=/sbin/wgrs-init panic=-1 oops=panic panic_on_warn=1 loglevel=4"
 append+=" printk.devkmsg=on"
 
 say "booting $kver under QEMU/TCG with $cpus CPUs, ${mem} MiB"
-qemu=(qemu-system-x86_64 -accel tcg -cpu max -smp "$cpus" -m "$mem" -no-reboot
+qemu=(qemu-system-x86_64 -accel tcg -cpu "${WGRS_QEMU_CPU:-max,la57=off}" -smp "$cpus" -m "$mem" -no-reboot
 	-kernel "$kdir/arch/x86/boot/bzImage" -append "$append"
 	-device virtio-rng-pci "${args[@]}")
 console_log="$WGRS_CACHE/vm-last-console.log"

@@ -34,39 +34,7 @@ pub(crate) const AF_INET6: u16 = sys::AF_INET6 as u16;
 /// Size of an interface name buffer, with its terminating NUL.
 pub(crate) const IFNAMSIZ: usize = sys::IFNAMSIZ as usize;
 
-/// Error codes the C driver uses that `kernel::error::code` does not name.
-pub(crate) mod errno {
-    use crate::sys;
-    use kernel::error::Error;
-
-    fn from(code: u32) -> Error {
-        Error::from_errno(-(code as i32))
-    }
-    /// Neither or both of ifindex and ifname given.
-    pub(crate) fn ebadr() -> Error {
-        from(sys::EBADR)
-    }
-    /// Not a device of ours.
-    pub(crate) fn eopnotsupp() -> Error {
-        from(sys::EOPNOTSUPP)
-    }
-    /// Unknown protocol version.
-    pub(crate) fn epfnosupport() -> Error {
-        from(sys::EPFNOSUPPORT)
-    }
-    /// Port in use.
-    pub(crate) fn eaddrinuse() -> Error {
-        from(sys::EADDRINUSE)
-    }
-    /// Address family not available (no IPv6).
-    pub(crate) fn eafnosupport() -> Error {
-        from(sys::EAFNOSUPPORT)
-    }
-    /// No network (the creating namespace is gone, no socket).
-    pub(crate) fn enonet() -> Error {
-        from(sys::ENONET)
-    }
-}
+pub(crate) use super::errno;
 
 /// Largest attribute table we parse into (the peer policy has 11 entries).
 const MAX_ATTRS: usize = 16;
@@ -104,6 +72,8 @@ pub(crate) enum Policy {
     Peer,
     /// One element of `WGPEER_A_ALLOWEDIPS`.
     AllowedIp,
+    /// `WGRS_GATE_A_DEVICE_PEER` of the gate family.
+    GatePeer,
 }
 
 /// One attribute of a request being handled.
@@ -206,6 +176,10 @@ impl<'a> Attr<'a> {
             Policy::AllowedIp => (
                 core::ptr::addr_of!(sys::wgrs_wgallowedip_policy).cast::<sys::nla_policy>(),
                 allowedip_attr::WGALLOWEDIP_A_FLAGS,
+            ),
+            Policy::GatePeer => (
+                core::ptr::addr_of!(sys::wgrs_gate_peer_nl_policy).cast::<sys::nla_policy>(),
+                gate::A_PEER_MAX,
             ),
         };
         let mut attrs = Attrs::empty();
@@ -317,6 +291,7 @@ pub(crate) enum DumpStatus {
 pub(crate) struct Dump<'a> {
     skb: NonNull<sys::sk_buff>,
     cb: NonNull<sys::netlink_callback>,
+    gate: bool,
     _call: PhantomData<&'a ()>,
 }
 
@@ -328,10 +303,38 @@ impl Dump<'_> {
         // SAFETY: `cb` is valid and owned by this call (type invariant).
         unsafe { (*self.cb.as_ptr()).seq = generation };
         let command = u8::try_from(command).map_err(|_| EINVAL)?;
-        // SAFETY: `skb`/`cb` are this call's (type invariant).
-        let hdr = unsafe { sys::wgrs_genl_dump_put(self.skb.as_ptr(), self.cb.as_ptr(), command) };
+        // SAFETY: `skb`/`cb` are this call's (type invariant), of the
+        // family the dump belongs to.
+        let hdr = unsafe {
+            if self.gate {
+                sys::wgrs_gate_dump_put(self.skb.as_ptr(), self.cb.as_ptr(), command)
+            } else {
+                sys::wgrs_genl_dump_put(self.skb.as_ptr(), self.cb.as_ptr(), command)
+            }
+        };
         let hdr = NonNull::new(hdr).ok_or(EMSGSIZE)?;
         Ok(Msg { skb: self.skb, hdr: Some(hdr), _dump: PhantomData })
+    }
+
+    /// Where a dump stands, kept between its calls (`cb->args[1..3]`; the
+    /// gate family's dumps only, whose `args[0]` nothing else uses either).
+    pub(crate) fn cursor(&mut self) -> [u64; 2] {
+        // SAFETY: `cb` is this call's (type invariant); `args` is an array
+        // of longs the dump owns.
+        unsafe {
+            let a = &(*self.cb.as_ptr()).__bindgen_anon_1.args;
+            [a[1] as u64, a[2] as u64]
+        }
+    }
+
+    /// Stores the dump's position for its next call.
+    pub(crate) fn set_cursor(&mut self, c: [u64; 2]) {
+        // SAFETY: as in `cursor`.
+        unsafe {
+            let a = &mut (*self.cb.as_ptr()).__bindgen_anon_1.args;
+            a[1] = c[0] as kernel::ffi::c_long;
+            a[2] = c[1] as kernel::ffi::c_long;
+        }
     }
 }
 
@@ -505,7 +508,7 @@ impl<T: WireguardFamily> Adapter<T> {
             return EINVAL.to_errno();
         };
         // INVARIANT: the arguments of this `dumpit` call.
-        let mut dump = Dump { skb: skb_nn, cb: cb_nn, _call: PhantomData };
+        let mut dump = Dump { skb: skb_nn, cb: cb_nn, gate: false, _call: PhantomData };
         match T::get_dumpit(state, &mut dump) {
             Ok(DumpStatus::Done) => 0,
             // SAFETY: `skb` is valid for this call.
@@ -579,3 +582,201 @@ macro_rules! wireguard_family {
     };
 }
 pub(crate) use wireguard_family;
+
+/// The `wgrs_gate` family's constants (generated UAPI header).
+pub(crate) mod gate {
+    use crate::sys;
+    pub(crate) const A_DEVICE_IFINDEX: u32 = sys::WGRS_GATE_A_DEVICE_IFINDEX as u32;
+    pub(crate) const A_DEVICE_IDLE_TIMEOUT: u32 = sys::WGRS_GATE_A_DEVICE_IDLE_TIMEOUT as u32;
+    pub(crate) const A_DEVICE_MAX_SESSION: u32 = sys::WGRS_GATE_A_DEVICE_MAX_SESSION as u32;
+    pub(crate) const A_DEVICE_AUTH_PORT: u32 = sys::WGRS_GATE_A_DEVICE_AUTH_PORT as u32;
+    pub(crate) const A_DEVICE_ENFORCING: u32 = sys::WGRS_GATE_A_DEVICE_ENFORCING as u32;
+    pub(crate) const A_DEVICE_EVENTS_LOST: u32 = sys::WGRS_GATE_A_DEVICE_EVENTS_LOST as u32;
+    pub(crate) const A_DEVICE_PEER: u32 = sys::WGRS_GATE_A_DEVICE_PEER as u32;
+    pub(crate) const A_PEER_PUBLIC_KEY: u32 = sys::WGRS_GATE_A_PEER_PUBLIC_KEY as u32;
+    pub(crate) const A_PEER_EXEMPT: u32 = sys::WGRS_GATE_A_PEER_EXEMPT as u32;
+    pub(crate) const A_PEER_STATE: u32 = sys::WGRS_GATE_A_PEER_STATE as u32;
+    pub(crate) const A_PEER_LOCK_REASON: u32 = sys::WGRS_GATE_A_PEER_LOCK_REASON as u32;
+    pub(crate) const A_PEER_IDLE_MS: u32 = sys::WGRS_GATE_A_PEER_IDLE_MS as u32;
+    pub(crate) const A_PEER_AUTHORIZED_AGE_MS: u32 = sys::WGRS_GATE_A_PEER_AUTHORIZED_AGE_MS as u32;
+    pub(crate) const A_PEER_SESSION_REMAINING_MS: u32 = sys::WGRS_GATE_A_PEER_SESSION_REMAINING_MS as u32;
+    pub(crate) const A_PEER_RX_DROPPED: u32 = sys::WGRS_GATE_A_PEER_RX_DROPPED as u32;
+    pub(crate) const A_PEER_TX_DROPPED: u32 = sys::WGRS_GATE_A_PEER_TX_DROPPED as u32;
+    pub(crate) const A_PEER_ENDPOINT: u32 = sys::WGRS_GATE_A_PEER_ENDPOINT as u32;
+    pub(crate) const A_PEER_INNER_SOURCE: u32 = sys::WGRS_GATE_A_PEER_INNER_SOURCE as u32;
+    pub(crate) const A_PEER_MAX: u32 = sys::WGRS_GATE_A_PEER_MAX as u32;
+    pub(crate) const CMD_SET_POLICY: u32 = sys::WGRS_GATE_CMD_SET_POLICY as u32;
+    pub(crate) const CMD_PEER_SET: u32 = sys::WGRS_GATE_CMD_PEER_SET as u32;
+    pub(crate) const CMD_GET: u32 = sys::WGRS_GATE_CMD_GET as u32;
+    pub(crate) const CMD_AUTHORIZE: u32 = sys::WGRS_GATE_CMD_AUTHORIZE as u32;
+    pub(crate) const CMD_REVOKE: u32 = sys::WGRS_GATE_CMD_REVOKE as u32;
+    pub(crate) const CMD_PEER_LOCKED: u32 = sys::WGRS_GATE_CMD_PEER_LOCKED as u32;
+    pub(crate) const CMD_PEER_KNOCK: u32 = sys::WGRS_GATE_CMD_PEER_KNOCK as u32;
+    pub(crate) const CMD_PEER_AUTHORIZED: u32 = sys::WGRS_GATE_CMD_PEER_AUTHORIZED as u32;
+    pub(crate) const PEER_STATE_LOCKED: u8 = sys::wgrs_gate_peer_state_WGRS_GATE_PEER_STATE_LOCKED as u8;
+    pub(crate) const PEER_STATE_AUTHORIZED: u8 = sys::wgrs_gate_peer_state_WGRS_GATE_PEER_STATE_AUTHORIZED as u8;
+    pub(crate) const LOCK_REASON_IDLE: u8 = sys::wgrs_gate_lock_reason_WGRS_GATE_LOCK_REASON_IDLE as u8;
+    pub(crate) const LOCK_REASON_MAX_SESSION: u8 = sys::wgrs_gate_lock_reason_WGRS_GATE_LOCK_REASON_MAX_SESSION as u8;
+    pub(crate) const LOCK_REASON_REVOKED: u8 = sys::wgrs_gate_lock_reason_WGRS_GATE_LOCK_REASON_REVOKED as u8;
+    pub(crate) const LOCK_REASON_NEW: u8 = sys::wgrs_gate_lock_reason_WGRS_GATE_LOCK_REASON_NEW as u8;
+}
+
+/// Keeps the `wgrs_gate` family registered.
+pub(crate) struct GateRegistration;
+
+impl GateRegistration {
+    pub(crate) fn register() -> Result<Self> {
+        // SAFETY: called once from module init; the family is static C data
+        // whose ops call into this module, which outlives the registration.
+        to_result(unsafe { sys::wgrs_gate_register() })?;
+        Ok(Self)
+    }
+}
+
+impl Drop for GateRegistration {
+    fn drop(&mut self) {
+        // SAFETY: registered in `register`; waits for running handlers.
+        unsafe { sys::wgrs_gate_unregister() };
+    }
+}
+
+/// The handlers of the `wgrs_gate` family, implemented by the driver.
+pub(crate) trait GateFamily: 'static {
+    /// A `do` command (`cmd` is one of `gate::CMD_*`).
+    fn doit(cmd: u32, attrs: &Attrs<'_>, net: &Net) -> Result;
+    /// One call of the `get` dump; `dump.cursor()` keeps its position.
+    fn dumpit(attrs: &Attrs<'_>, net: &Net, dump: &mut Dump<'_>) -> Result<DumpStatus>;
+}
+
+/// Turns the gate family's C callbacks into calls of a [`GateFamily`].
+pub(crate) struct GateAdapter<T>(PhantomData<T>);
+
+impl<T: GateFamily> GateAdapter<T> {
+    /// # Safety
+    ///
+    /// A `doit` callback of the gate family, its attributes parsed against
+    /// the op's own policy into a table of `nattrs` entries (the policy's
+    /// maxattr + 1; ops differ).
+    pub(crate) unsafe fn doit(
+        skb: *mut sys::sk_buff,
+        info: *mut sys::genl_info,
+        cmd: u8,
+        nattrs: kernel::ffi::c_uint,
+    ) -> kernel::ffi::c_int {
+        let n = usize::try_from(nattrs).unwrap_or(0);
+        // SAFETY: the genl core passes the request and its parsed
+        // attributes (`n` entries, the caller guarantees), valid until we
+        // return.
+        let (attrs, net) = unsafe { (Attrs::from_raw((*info).attrs, n), Net::from_raw(sys::wgrs_skb_net(skb))) };
+        match T::doit(u32::from(cmd), &attrs, net) {
+            Ok(()) => 0,
+            Err(e) => e.to_errno(),
+        }
+    }
+
+    /// # Safety
+    ///
+    /// The `dumpit` callback of the gate family's `get`.
+    pub(crate) unsafe fn dumpit(skb: *mut sys::sk_buff, cb: *mut sys::netlink_callback) -> kernel::ffi::c_int {
+        let (Some(skb_nn), Some(cb_nn)) = (NonNull::new(skb), NonNull::new(cb)) else {
+            return EINVAL.to_errno();
+        };
+        // SAFETY: a dump's callback: its dump info holds the request's
+        // attributes parsed against the `get` policy, valid for the dump.
+        let (attrs, net) = unsafe {
+            let info = sys::genl_info_dump(cb);
+            (Attrs::from_raw((*info).attrs, gate::A_DEVICE_IFINDEX as usize + 1), Net::from_raw(sys::wgrs_skb_net((*cb).skb)))
+        };
+        // INVARIANT: the arguments of this `dumpit` call.
+        let mut dump = Dump { skb: skb_nn, cb: cb_nn, gate: true, _call: PhantomData };
+        match T::dumpit(&attrs, net, &mut dump) {
+            Ok(DumpStatus::Done) => 0,
+            // SAFETY: `skb` is valid for this call.
+            Ok(DumpStatus::More) => (unsafe { (*skb).len }) as kernel::ffi::c_int,
+            Err(e) => e.to_errno(),
+        }
+    }
+}
+
+/// Emits the entry points `sys/shim.c` calls for the `wgrs_gate` family.
+macro_rules! gate_family {
+    ($t:ty) => {
+        #[no_mangle]
+        extern "C" fn wgrs_rust_gate_doit(
+            skb: *mut $crate::sys::sk_buff,
+            info: *mut $crate::sys::genl_info,
+            cmd: u8,
+            nattrs: kernel::ffi::c_uint,
+        ) -> kernel::ffi::c_int {
+            // SAFETY: a gate `doit` (shim.c), `nattrs` the size of the
+            // table the op's policy was parsed into.
+            unsafe { $crate::abstractions::genetlink::GateAdapter::<$t>::doit(skb, info, cmd, nattrs) }
+        }
+        #[no_mangle]
+        extern "C" fn wgrs_rust_gate_dumpit(
+            skb: *mut $crate::sys::sk_buff,
+            cb: *mut $crate::sys::netlink_callback,
+        ) -> kernel::ffi::c_int {
+            // SAFETY: the gate `get` dump (shim.c).
+            unsafe { $crate::abstractions::genetlink::GateAdapter::<$t>::dumpit(skb, cb) }
+        }
+    };
+}
+pub(crate) use gate_family;
+
+/// A notification of the gate family being built, multicast on its
+/// `events` group by [`Event::send`].
+///
+/// # Invariants
+///
+/// `skb` is a message buffer we own and `hdr` its genetlink header.
+pub(crate) struct Event {
+    skb: NonNull<sys::sk_buff>,
+    hdr: NonNull<kernel::ffi::c_void>,
+    atomic: bool,
+}
+
+impl Event {
+    /// A new notification `cmd` (`gate::CMD_PEER_*`); `atomic` when called
+    /// where sleeping is not allowed.
+    pub(crate) fn new(cmd: u32, atomic: bool) -> Option<Self> {
+        let cmd = u8::try_from(cmd).ok()?;
+        let mut hdr: *mut kernel::ffi::c_void = core::ptr::null_mut();
+        // SAFETY: `hdr` is a valid out parameter.
+        let skb = NonNull::new(unsafe { sys::wgrs_gate_event_new(cmd, atomic, &mut hdr) })?;
+        match NonNull::new(hdr) {
+            Some(hdr) => Some(Self { skb, hdr, atomic }),
+            None => {
+                // SAFETY: ours, not sent.
+                unsafe { sys::wgrs_nlmsg_free(skb.as_ptr()) };
+                None
+            }
+        }
+    }
+
+    /// The message, to add attributes to.
+    pub(crate) fn msg(&mut self) -> Msg<'_> {
+        // INVARIANT: our skb; no header handed out, so `Msg` neither ends
+        // nor cancels it.
+        Msg { skb: self.skb, hdr: None, _dump: PhantomData }
+    }
+
+    /// Multicasts the notification to `net`'s listeners (none is not an
+    /// error); `Err` when it could not be delivered to some.
+    pub(crate) fn send(self, net: &Net) -> Result {
+        let (skb, hdr, atomic) = (self.skb, self.hdr, self.atomic);
+        core::mem::forget(self);
+        // SAFETY: our message and header; sending consumes the skb.
+        to_result(unsafe { sys::wgrs_gate_event_send(skb.as_ptr(), hdr.as_ptr(), net.as_ptr(), atomic) })
+    }
+}
+
+impl Drop for Event {
+    fn drop(&mut self) {
+        // SAFETY: ours and not sent (`send` forgets `self`).
+        unsafe { sys::wgrs_nlmsg_free(self.skb.as_ptr()) };
+    }
+}
+
+// SAFETY: an unsent message buffer may be freed on any CPU.
+unsafe impl Send for Event {}

@@ -14,6 +14,7 @@
 //! one way only, driver -> abstractions -> `sys`.
 
 pub(crate) mod crypto;
+pub(crate) mod errno;
 pub(crate) mod genetlink;
 pub(crate) mod netdev;
 pub(crate) mod rcu;

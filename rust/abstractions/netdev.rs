@@ -97,6 +97,12 @@ impl NetDevice {
         unsafe { sys::wgrs_dev_tx_dropped(self.as_ptr(), n) }
     }
 
+    /// Counts `n` dropped incoming packets.
+    pub(crate) fn count_rx_dropped(&self, n: u32) {
+        // SAFETY: valid device; an atomic counter update.
+        unsafe { sys::wgrs_dev_rx_dropped(self.as_ptr(), n) }
+    }
+
     /// Counts one received packet of `len` bytes. Any context.
     pub(crate) fn count_rx(&self, len: u32) {
         // SAFETY: valid device with per-CPU dstats; the shim disables
@@ -119,6 +125,38 @@ impl NetDevice {
     pub(crate) fn carrier_off(&self) {
         // SAFETY: valid device.
         unsafe { sys::netif_carrier_off(self.as_ptr()) }
+    }
+
+    /// The interface index read without RTNL, for a notification sent
+    /// where RTNL cannot be taken (softirq). A namespace move changes it
+    /// under RTNL, but only while the device is down, when nothing is
+    /// received and so nothing is reported from the data path.
+    pub(crate) fn ifindex_racy(&self) -> u32 {
+        // SAFETY: valid device (type invariant); an aligned int read.
+        let idx = unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*self.as_ptr()).ifindex)) };
+        u32::try_from(idx).unwrap_or(0)
+    }
+
+    /// The namespace the device is in.
+    pub(crate) fn net(&self) -> &Net {
+        // SAFETY: valid device. A namespace outlives the devices in it: its
+        // exit moves or unregisters them first, and a move happens under
+        // RTNL with the device down (see `ifindex_racy` for who reads this
+        // without RTNL).
+        unsafe { Net::from_raw(sys::wgrs_dev_net(self.as_ptr())) }
+    }
+
+    /// Whether `addr` (IPv4) is assigned to this device. RCU read side.
+    pub(crate) fn has_addr_v4(&self, addr: &[u8; 4]) -> bool {
+        // SAFETY: valid device; `addr` has the 4 bytes the shim reads; the
+        // shim looks up under the caller's RCU read-side section.
+        unsafe { sys::wgrs_dev_has_addr(self.as_ptr(), false, addr.as_ptr()) }
+    }
+
+    /// Whether `addr` (IPv6) is assigned to this device.
+    pub(crate) fn has_addr_v6(&self, addr: &[u8; 16]) -> bool {
+        // SAFETY: as above, 16 bytes.
+        unsafe { sys::wgrs_dev_has_addr(self.as_ptr(), true, addr.as_ptr()) }
     }
 
     /// What the device asks of the inet layers when it comes up, as the C

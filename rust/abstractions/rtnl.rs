@@ -32,7 +32,10 @@ pub(crate) trait LinkDriver: Send + Sync + Sized + 'static {
     /// `ndo_stop`; under RTNL.
     fn stop(this: ArcBorrow<'_, Self>, dev: &NetDevice);
     /// `ndo_start_xmit`: the driver always consumes the skb.
-    fn xmit(this: ArcBorrow<'_, Self>, dev: &NetDevice, skb: SkBuff);
+    /// The skb is always consumed. An error is what the stack hands back to
+    /// a local sender (`sendmsg` fails with it), as C drivers do by
+    /// returning a negative errno from `ndo_start_xmit`.
+    fn xmit(this: ArcBorrow<'_, Self>, dev: &NetDevice, skb: SkBuff) -> Result;
     /// The device is being freed; the driver's reference goes away after.
     /// Process context, RTNL not held.
     fn destruct(this: &Arc<Self>, dev: &NetDevice);
@@ -260,16 +263,23 @@ impl<T: LinkDriver> Adapter<T> {
     /// # Safety
     ///
     /// `ndo_start_xmit` with an skb whose ownership passes to us.
-    pub(crate) unsafe fn xmit(skb: *mut sys::sk_buff, dev: *mut sys::net_device) {
+    pub(crate) unsafe fn xmit(skb: *mut sys::sk_buff, dev: *mut sys::net_device) -> kernel::ffi::c_int {
         // SAFETY: ownership of a valid skb passes to us.
         let Some(skb) = (unsafe { SkBuff::from_raw(skb) }) else {
-            return;
+            return 0;
         };
         // SAFETY: the stack only transmits on registered devices.
-        match unsafe { Self::driver_of(dev) } {
+        let res = match unsafe { Self::driver_of(dev) } {
             // SAFETY: valid for the callback.
             Some(d) => T::xmit(d, unsafe { NetDevice::from_raw(dev) }, skb),
-            None => drop(skb),
+            None => {
+                drop(skb);
+                Err(ENODEV)
+            }
+        };
+        match res {
+            Ok(()) => 0,
+            Err(e) => e.to_errno(),
         }
     }
 
@@ -326,7 +336,10 @@ macro_rules! link_driver {
             unsafe { $crate::abstractions::rtnl::Adapter::<$t>::stop(dev) }
         }
         #[no_mangle]
-        extern "C" fn wgrs_link_xmit(skb: *mut $crate::sys::sk_buff, dev: *mut $crate::sys::net_device) {
+        extern "C" fn wgrs_link_xmit(
+            skb: *mut $crate::sys::sk_buff,
+            dev: *mut $crate::sys::net_device,
+        ) -> kernel::ffi::c_int {
             // SAFETY: `ndo_start_xmit` (shim.c).
             unsafe { $crate::abstractions::rtnl::Adapter::<$t>::xmit(skb, dev) }
         }

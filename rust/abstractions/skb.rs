@@ -294,6 +294,15 @@ impl SkBuff {
         }
     }
 
+    /// Makes the first `len` bytes of the packet (or all of it, if
+    /// shorter) part of the head, so that [`Self::head`] shows its headers.
+    /// `false` if memory ran out (the packet is unchanged then).
+    pub(crate) fn pull_headers(&mut self, len: u32) -> bool {
+        // SAFETY: we own the skb; `pskb_may_pull` may reallocate the head
+        // (atomic allocation), which nothing borrows now (`&mut self`).
+        unsafe { sys::wgrs_skb_pull_headers(self.raw(), len) }
+    }
+
     /// An empty packet with room for the tunnel's headers, to be sent as a
     /// keepalive on `dev`.
     pub(crate) fn alloc_keepalive(dev: &NetDevice) -> Option<Self> {

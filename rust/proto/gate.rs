@@ -135,19 +135,17 @@ impl GatePeer {
 
     /// When the session will expire by max-session (monotonic ns).
     pub fn session_expiry(&self, policy: &GatePolicy) -> Option<u64> {
-        if self.state != GateState::Authorized || policy.max_session == 0 {
+        if self.state != GateState::Authorized {
             return None;
         }
-        self.authorized_at
-            .map(|a| a.saturating_add(u64::from(policy.max_session).saturating_mul(NSEC_PER_SEC)))
+        session_deadline(policy, self.authorized_at)
     }
 
     fn idle_expiry(&self, policy: &GatePolicy) -> Option<u64> {
-        if self.state != GateState::Authorized || policy.idle_timeout == 0 {
+        if self.state != GateState::Authorized {
             return None;
         }
-        self.last_activity
-            .map(|a| a.saturating_add(u64::from(policy.idle_timeout).saturating_mul(NSEC_PER_SEC)))
+        idle_deadline(policy, self.last_activity)
     }
 
     /// Whether the gate filters this peer's traffic at all.
@@ -184,15 +182,9 @@ impl GatePeer {
         if self.state != GateState::Authorized {
             return None;
         }
-        if self.session_expiry(policy).is_some_and(|t| now >= t) {
-            self.lock();
-            return Some(LockReason::MaxSession);
-        }
-        if self.idle_expiry(policy).is_some_and(|t| now >= t) {
-            self.lock();
-            return Some(LockReason::Idle);
-        }
-        None
+        let reason = expired(policy, self.authorized_at, self.last_activity, now)?;
+        self.lock();
+        Some(reason)
     }
 
     /// Next time [`Self::tick`] may change the state.
@@ -227,13 +219,10 @@ impl GatePeer {
                 locked,
             };
         }
-        let knock = match self.last_knock {
-            Some(t) if now.saturating_sub(t) < KNOCK_INTERVAL_NS => false,
-            _ => {
-                self.last_knock = Some(now);
-                true
-            }
-        };
+        let knock = knock_due(self.last_knock, now);
+        if knock {
+            self.last_knock = Some(now);
+        }
         if to_auth_port {
             InboundDecision {
                 verdict: Verdict::Pass,
@@ -278,11 +267,7 @@ impl GatePeer {
                 locked,
             };
         }
-        let from_auth_port = hdr.is_some_and(|h| {
-            (h.protocol == IPPROTO_TCP || h.protocol == IPPROTO_UDP)
-                && h.ports.is_some_and(|(src, _)| src == policy.auth_port)
-        });
-        if from_auth_port {
+        if hdr.is_some_and(|h| is_auth_src(policy, h)) {
             OutboundDecision {
                 verdict: Verdict::Pass,
                 locked,
@@ -303,4 +288,66 @@ pub fn is_auth_dst(policy: &GatePolicy, h: &InnerHeader, dst_is_local: bool) -> 
     dst_is_local
         && (h.protocol == IPPROTO_TCP || h.protocol == IPPROTO_UDP)
         && h.ports.is_some_and(|(_, dst)| dst == policy.auth_port)
+}
+
+/// Whether an outbound inner packet comes from the auth service: TCP or
+/// UDP from the auth port (what a locked peer may still be sent).
+pub fn is_auth_src(policy: &GatePolicy, h: &InnerHeader) -> bool {
+    (h.protocol == IPPROTO_TCP || h.protocol == IPPROTO_UDP)
+        && h.ports.is_some_and(|(src, _)| src == policy.auth_port)
+}
+
+/// Whether an inner packet's destination port is the auth port (TCP or
+/// UDP); the destination must also be local for [`is_auth_dst`], which a
+/// caller checks only when this holds.
+pub fn to_auth_port(policy: &GatePolicy, h: &InnerHeader) -> bool {
+    (h.protocol == IPPROTO_TCP || h.protocol == IPPROTO_UDP)
+        && h.ports.is_some_and(|(_, dst)| dst == policy.auth_port)
+}
+
+/// When an authorized peer with this last activity goes idle (monotonic
+/// ns); `None` without an idle timeout or activity.
+pub fn idle_deadline(policy: &GatePolicy, last_activity: Option<u64>) -> Option<u64> {
+    if policy.idle_timeout == 0 {
+        return None;
+    }
+    last_activity.map(|a| a.saturating_add(u64::from(policy.idle_timeout).saturating_mul(NSEC_PER_SEC)))
+}
+
+/// When a session authorized at `authorized_at` ends by max-session.
+pub fn session_deadline(policy: &GatePolicy, authorized_at: Option<u64>) -> Option<u64> {
+    if policy.max_session == 0 {
+        return None;
+    }
+    authorized_at.map(|a| a.saturating_add(u64::from(policy.max_session).saturating_mul(NSEC_PER_SEC)))
+}
+
+/// Whether an authorized peer must be locked at `now`, and why (the
+/// session limit is checked first, as it is the harder one).
+pub fn expired(
+    policy: &GatePolicy,
+    authorized_at: Option<u64>,
+    last_activity: Option<u64>,
+    now: u64,
+) -> Option<LockReason> {
+    if session_deadline(policy, authorized_at).is_some_and(|t| now >= t) {
+        return Some(LockReason::MaxSession);
+    }
+    if idle_deadline(policy, last_activity).is_some_and(|t| now >= t) {
+        return Some(LockReason::Idle);
+    }
+    None
+}
+
+/// The earliest time [`expired`] may change its answer.
+pub fn next_expiry(policy: &GatePolicy, authorized_at: Option<u64>, last_activity: Option<u64>) -> Option<u64> {
+    match (session_deadline(policy, authorized_at), idle_deadline(policy, last_activity)) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Whether a knock event is due: at most one per [`KNOCK_INTERVAL_NS`].
+pub fn knock_due(last_knock: Option<u64>, now: u64) -> bool {
+    !matches!(last_knock, Some(t) if now.saturating_sub(t) < KNOCK_INTERVAL_NS)
 }

@@ -66,15 +66,24 @@ fn ports_at(buf: &[u8], off: usize, proto: u8, end: usize) -> Option<(u16, u16)>
 /// Parse an inner IP packet (the plaintext of a data message, padding may
 /// follow the IP packet).
 pub fn parse(buf: &[u8]) -> Result<InnerHeader, InnerError> {
+    parse_prefix(buf, buf.len())
+}
+
+/// Parse the headers of an inner IP packet of `packet_len` bytes of which
+/// `buf` holds the first ones (at least the IP header; the transport ports
+/// are reported only if they are in `buf`). `packet_len` smaller than
+/// `buf` is taken as `buf.len()`.
+pub fn parse_prefix(buf: &[u8], packet_len: usize) -> Result<InnerHeader, InnerError> {
+    let len = packet_len.max(buf.len());
     let first = *buf.first().ok_or(InnerError::Truncated)?;
     match first >> 4 {
-        4 => parse_v4(buf),
-        6 => parse_v6(buf),
+        4 => parse_v4(buf, len),
+        6 => parse_v6(buf, len),
         _ => Err(InnerError::BadVersion),
     }
 }
 
-fn parse_v4(buf: &[u8]) -> Result<InnerHeader, InnerError> {
+fn parse_v4(buf: &[u8], len: usize) -> Result<InnerHeader, InnerError> {
     if buf.len() < 20 {
         return Err(InnerError::Truncated);
     }
@@ -87,7 +96,7 @@ fn parse_v4(buf: &[u8]) -> Result<InnerHeader, InnerError> {
     if total < ihl {
         return Err(InnerError::Malformed);
     }
-    if total > buf.len() {
+    if total > len {
         return Err(InnerError::Truncated);
     }
     let frag = be16(buf, 6).ok_or(InnerError::Truncated)?;
@@ -108,14 +117,14 @@ fn parse_v4(buf: &[u8]) -> Result<InnerHeader, InnerError> {
     })
 }
 
-fn parse_v6(buf: &[u8]) -> Result<InnerHeader, InnerError> {
+fn parse_v6(buf: &[u8], len: usize) -> Result<InnerHeader, InnerError> {
     const FIXED: usize = 40;
     if buf.len() < FIXED {
         return Err(InnerError::Truncated);
     }
     let payload = usize::from(be16(buf, 4).ok_or(InnerError::Truncated)?);
     let total = FIXED.checked_add(payload).ok_or(InnerError::Malformed)?;
-    if total > buf.len() {
+    if total > len {
         return Err(InnerError::Truncated);
     }
     let mut next = *buf.get(6).ok_or(InnerError::Truncated)?;

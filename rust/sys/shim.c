@@ -106,6 +106,11 @@ void wgrs_dev_tx_dropped(struct net_device *dev, unsigned int n)
 	DEV_STATS_ADD(dev, tx_dropped, n);
 }
 
+void wgrs_dev_rx_dropped(struct net_device *dev, unsigned int n)
+{
+	DEV_STATS_ADD(dev, rx_dropped, n);
+}
+
 void wgrs_dev_rx_add(struct net_device *dev, unsigned int len)
 {
 	local_bh_disable();
@@ -175,9 +180,12 @@ static int wgrs_stop(struct net_device *dev)
 
 static netdev_tx_t wgrs_xmit(struct sk_buff *skb, struct net_device *dev)
 {
-	/* The driver always consumes the skb (sends, queues or frees it). */
-	wgrs_link_xmit(skb, dev);
-	return NETDEV_TX_OK;
+	/*
+	 * The driver always consumes the skb (sends, queues or frees it). A
+	 * negative errno, like the C driver's, reaches a local sender: with
+	 * no peer for the destination, ping says "Required key not available".
+	 */
+	return (netdev_tx_t)wgrs_link_xmit(skb, dev);
 }
 
 static const struct net_device_ops wgrs_netdev_ops = {
@@ -977,4 +985,147 @@ void *wgrs_genl_dump_put(struct sk_buff *skb, struct netlink_callback *cb, u8 cm
 struct net *wgrs_skb_net(struct sk_buff *skb)
 {
 	return sock_net(skb->sk);
+}
+
+/* ---- generic netlink family "wgrs_gate" ---- */
+
+/*
+ * Policies and the ops table are generated from
+ * Documentation/netlink/specs/wgrs_gate.yaml by the kernel's YNL generator
+ * (scripts/gen-netlink.sh); included here so that the generated static
+ * tables are part of this unit. The handlers it names are trampolines into
+ * Rust (kCFI, as above). Each op has its own policy, and the genl core
+ * parses into a table of that policy's size (maxattr + 1), so each
+ * trampoline passes the size of its own.
+ */
+#include "gen/wgrs_gate_nl.c"
+
+int wgrs_gate_nl_set_policy_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	return wgrs_rust_gate_doit(skb, info, WGRS_GATE_CMD_SET_POLICY,
+				   ARRAY_SIZE(wgrs_gate_set_policy_nl_policy));
+}
+
+int wgrs_gate_nl_peer_set_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	return wgrs_rust_gate_doit(skb, info, WGRS_GATE_CMD_PEER_SET,
+				   ARRAY_SIZE(wgrs_gate_peer_set_nl_policy));
+}
+
+int wgrs_gate_nl_authorize_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	return wgrs_rust_gate_doit(skb, info, WGRS_GATE_CMD_AUTHORIZE,
+				   ARRAY_SIZE(wgrs_gate_authorize_nl_policy));
+}
+
+int wgrs_gate_nl_revoke_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	return wgrs_rust_gate_doit(skb, info, WGRS_GATE_CMD_REVOKE,
+				   ARRAY_SIZE(wgrs_gate_revoke_nl_policy));
+}
+
+int wgrs_gate_nl_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	return wgrs_rust_gate_dumpit(skb, cb);
+}
+
+/* The generator drops the spec's flags on multicast groups: joining the
+ * events group needs CAP_NET_ADMIN in the namespace's user namespace. */
+static const struct genl_multicast_group wgrs_gate_mcgrps[] = {
+	[WGRS_GATE_NLGRP_EVENTS] = {
+		.name = WGRS_GATE_MCGRP_EVENTS,
+		.flags = GENL_MCAST_CAP_NET_ADMIN,
+	},
+};
+
+static struct genl_family wgrs_gate_family __ro_after_init = {
+	.name		= WGRS_GATE_FAMILY_NAME,
+	.version	= WGRS_GATE_FAMILY_VERSION,
+	.netnsok	= true,
+	.module		= THIS_MODULE,
+	.split_ops	= wgrs_gate_nl_ops,
+	.n_split_ops	= ARRAY_SIZE(wgrs_gate_nl_ops),
+	.mcgrps		= wgrs_gate_mcgrps,
+	.n_mcgrps	= ARRAY_SIZE(wgrs_gate_mcgrps),
+};
+
+int wgrs_gate_register(void)
+{
+	return genl_register_family(&wgrs_gate_family);
+}
+
+void wgrs_gate_unregister(void)
+{
+	genl_unregister_family(&wgrs_gate_family);
+}
+
+void *wgrs_gate_dump_put(struct sk_buff *skb, struct netlink_callback *cb, u8 cmd)
+{
+	void *hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+				&wgrs_gate_family, NLM_F_MULTI, cmd);
+
+	if (hdr)
+		genl_dump_check_consistent(cb, hdr);
+	return hdr;
+}
+
+struct sk_buff *wgrs_gate_event_new(u8 cmd, bool atomic, void **hdr)
+{
+	struct sk_buff *skb = genlmsg_new(NLMSG_DEFAULT_SIZE, atomic ? GFP_ATOMIC : GFP_KERNEL);
+
+	if (!skb)
+		return NULL;
+	*hdr = genlmsg_put(skb, 0, 0, &wgrs_gate_family, 0, cmd);
+	if (!*hdr) {
+		nlmsg_free(skb);
+		return NULL;
+	}
+	return skb;
+}
+
+/* Consumes @skb. 0 also when nobody listens. */
+int wgrs_gate_event_send(struct sk_buff *skb, void *hdr, struct net *net, bool atomic)
+{
+	int ret;
+
+	genlmsg_end(skb, hdr);
+	ret = genlmsg_multicast_netns(&wgrs_gate_family, net, skb, 0,
+				      WGRS_GATE_NLGRP_EVENTS, atomic ? GFP_ATOMIC : GFP_KERNEL);
+	return ret == -ESRCH ? 0 : ret;
+}
+
+void wgrs_nlmsg_free(struct sk_buff *skb)
+{
+	nlmsg_free(skb);
+}
+
+/* Whether @addr (4 or 16 bytes) is an address of @dev. RCU read side. */
+bool wgrs_dev_has_addr(struct net_device *dev, bool v6, const u8 *addr)
+{
+	if (!v6) {
+		struct in_device *in_dev = __in_dev_get_rcu(dev);
+		const struct in_ifaddr *ifa;
+		__be32 a;
+
+		if (!in_dev)
+			return false;
+		memcpy(&a, addr, 4);
+		in_dev_for_each_ifa_rcu(ifa, in_dev) {
+			if (ifa->ifa_local == a)
+				return true;
+		}
+		return false;
+	}
+#if IS_ENABLED(CONFIG_IPV6)
+	return ipv6_chk_addr(dev_net(dev), (const struct in6_addr *)addr, dev, 0);
+#else
+	return false;
+#endif
+}
+
+/* Makes the first @len bytes (at most the packet) of a received inner
+ * packet linear, so its IP and transport headers can be read. */
+bool wgrs_skb_pull_headers(struct sk_buff *skb, unsigned int len)
+{
+	return pskb_may_pull(skb, min(len, skb->len));
 }

@@ -40,6 +40,8 @@
 #include <net/netlink.h>
 #include <net/sock.h>
 #include <uapi/linux/wireguard.h>
+#include <uapi/linux/wgrs_gate.h>
+#include "gen/wgrs_gate_nl.h"
 
 /*
  * A peer's endpoint: the remote address as userspace sees it (a sockaddr_in
@@ -65,6 +67,7 @@ unsigned int wgrs_net_skb_pad(void);
 bool wgrs_netif_running(const struct net_device *dev);
 struct net *wgrs_dev_net(const struct net_device *dev);
 void wgrs_dev_tx_dropped(struct net_device *dev, unsigned int n);
+void wgrs_dev_rx_dropped(struct net_device *dev, unsigned int n);
 void wgrs_dev_rx_add(struct net_device *dev, unsigned int len);
 void wgrs_dev_count_error(struct net_device *dev, int which);
 void wgrs_dev_inet_defaults(struct net_device *dev);
@@ -79,7 +82,7 @@ void wgrs_link_registered(struct net_device *dev);
 void wgrs_link_destruct(struct net_device *dev);
 int wgrs_link_open(struct net_device *dev);
 void wgrs_link_stop(struct net_device *dev);
-void wgrs_link_xmit(struct sk_buff *skb, struct net_device *dev);
+int wgrs_link_xmit(struct sk_buff *skb, struct net_device *dev);
 void wgrs_link_netns_exit(struct net_device *dev, struct net *net);
 
 /* ---- shim.c: generic netlink family `wireguard` ---- */
@@ -135,5 +138,20 @@ int wgrs_next_online_cpu(int prev);
 u64 wgrs_jiffies(void);
 void wgrs_cond_resched(void);
 bool wgrs_debug_enabled(void);
+
+/* ---- shim.c: generic netlink family `wgrs_gate` ---- */
+int wgrs_gate_register(void);
+void wgrs_gate_unregister(void);
+void *wgrs_gate_dump_put(struct sk_buff *skb, struct netlink_callback *cb, u8 cmd);
+struct sk_buff *wgrs_gate_event_new(u8 cmd, bool atomic, void **hdr);
+int wgrs_gate_event_send(struct sk_buff *skb, void *hdr, struct net *net, bool atomic);
+void wgrs_nlmsg_free(struct sk_buff *skb);
+bool wgrs_dev_has_addr(struct net_device *dev, bool v6, const u8 *addr);
+bool wgrs_skb_pull_headers(struct sk_buff *skb, unsigned int len);
+
+/* Implemented in Rust (emitted by gate_family!), called from the ops. */
+int wgrs_rust_gate_doit(struct sk_buff *skb, struct genl_info *info, u8 cmd,
+			unsigned int nattrs);
+int wgrs_rust_gate_dumpit(struct sk_buff *skb, struct netlink_callback *cb);
 
 #endif

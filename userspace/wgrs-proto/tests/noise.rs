@@ -493,6 +493,30 @@ fn inner_ipv6_table() {
 }
 
 #[test]
+fn inner_prefix_of_a_longer_packet() {
+    // The head of a 1400-byte TCP/IPv4 packet: 40 bytes are enough for the
+    // ports; the full packet would be "truncated" for `parse`.
+    let mut big = v4(IPPROTO_TCP, 5, 40, 0, 0);
+    big[2..4].copy_from_slice(&1400u16.to_be_bytes());
+    assert_eq!(inner::parse(&big), Err(InnerError::Truncated));
+    let h = inner::parse_prefix(&big, 1400).unwrap();
+    assert_eq!((h.ports, h.ip_len), (Some((1111, 2222)), 1400));
+    // Claims more than the packet has: still truncated.
+    assert_eq!(inner::parse_prefix(&big, 1399), Err(InnerError::Truncated));
+    // Ports outside the head are not reported (not guessed).
+    assert_eq!(inner::parse_prefix(&big[..22], 1400).map(|h| h.ports), Ok(None));
+    // IPv6: the head holds the fixed header and the ports of a 1280-byte
+    // packet.
+    let l4 = [0x04, 0x57, 0x08, 0xae, 0, 0, 0, 0];
+    let mut p6 = v6(IPPROTO_UDP, &[], &l4);
+    p6[4..6].copy_from_slice(&1240u16.to_be_bytes());
+    let h = inner::parse_prefix(&p6, 1280).unwrap();
+    assert_eq!((h.protocol, h.ports, h.ip_len), (IPPROTO_UDP, Some((1111, 2222)), 1280));
+    // A length below the head is taken as the head's.
+    assert!(inner::parse_prefix(&v4(IPPROTO_TCP, 5, 40, 0, 0), 0).is_ok());
+}
+
+#[test]
 fn random_is_used_for_ephemerals() {
     let mut a = [0u8; 32];
     let mut b = [0u8; 32];

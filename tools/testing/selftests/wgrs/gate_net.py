@@ -1,0 +1,152 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0
+"""Traffic for gate.sh: small TCP/UDP services and probes.
+
+    gate_net.py serve PORT...            TCP and UDP on each PORT, IPv4 and
+                                         IPv6; answers "<port>-ok" to every
+                                         connection and datagram
+    gate_net.py probe tcp|udp HOST PORT  connects (TCP) or sends a datagram
+                                         (UDP) and prints the answer; exit 0
+                                         on an answer, else prints the error
+                                         (errno name, or "timeout"), exit 1
+    gate_net.py flood HOST PORT COUNT    COUNT UDP datagrams as fast as
+                                         possible; prints the time it took
+    gate_net.py garbage HOST PORT COUNT  COUNT datagrams of junk to a
+                                         WireGuard listen port: random bytes
+                                         of random length, and well-formed
+                                         data message headers with unknown
+                                         receiver indexes
+"""
+import errno
+import os
+import random
+import selectors
+import socket
+import struct
+import sys
+import time
+
+TIMEOUT = 3.0
+
+
+def family(host):
+    return socket.AF_INET6 if ':' in host else socket.AF_INET
+
+
+def serve(ports):
+    sel = selectors.DefaultSelector()
+    for port in ports:
+        for fam, addr in ((socket.AF_INET, '0.0.0.0'), (socket.AF_INET6, '::')):
+            t = socket.socket(fam, socket.SOCK_STREAM)
+            t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if fam == socket.AF_INET6:
+                t.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            t.bind((addr, port))
+            t.listen(64)
+            sel.register(t, selectors.EVENT_READ, ('tcp', port))
+            u = socket.socket(fam, socket.SOCK_DGRAM)
+            if fam == socket.AF_INET6:
+                u.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            u.bind((addr, port))
+            sel.register(u, selectors.EVENT_READ, ('udp', port))
+    print('ready', flush=True)
+    while True:
+        for key, _ in sel.select():
+            kind, port = key.data
+            reply = f'{port}-ok\n'.encode()
+            try:
+                if kind == 'tcp':
+                    conn, _ = key.fileobj.accept()
+                    conn.settimeout(TIMEOUT)
+                    conn.sendall(reply)
+                    conn.close()
+                else:
+                    _, peer = key.fileobj.recvfrom(2048)
+                    key.fileobj.sendto(reply, peer)
+            except OSError:
+                pass
+
+
+def fail(err):
+    if isinstance(err, socket.timeout):
+        print('timeout')
+    elif isinstance(err, OSError) and err.errno:
+        print(errno.errorcode.get(err.errno, str(err.errno)))
+    else:
+        print(err)
+    return 1
+
+
+def probe(kind, host, port):
+    fam = family(host)
+    try:
+        if kind == 'tcp':
+            s = socket.create_connection((host, port), timeout=TIMEOUT)
+            data = s.recv(64)
+        else:
+            s = socket.socket(fam, socket.SOCK_DGRAM)
+            s.settimeout(TIMEOUT)
+            s.connect((host, port))
+            s.send(b'probe')
+            data = s.recv(64)
+    except OSError as e:
+        return fail(e)
+    if not data:
+        print('closed')
+        return 1
+    print(data.decode(errors='replace').strip())
+    return 0
+
+
+def flood(host, port, count):
+    s = socket.socket(family(host), socket.SOCK_DGRAM)
+    start = time.monotonic()
+    sent = 0
+    while sent < count:
+        try:
+            s.sendto(b'x' * 32, (host, port))
+            sent += 1
+        except OSError as e:
+            # A full queue (ENOBUFS) or an ICMP error on the socket: go on.
+            if e.errno not in (errno.ENOBUFS, errno.EAGAIN, errno.ECONNREFUSED,
+                               errno.EHOSTUNREACH, errno.EACCES):
+                return fail(e)
+    print(f'sent {sent} in {time.monotonic() - start:.1f} s')
+    return 0
+
+
+def garbage(host, port, count):
+    s = socket.socket(family(host), socket.SOCK_DGRAM)
+    rnd = random.Random(0x6a7e)
+    for i in range(count):
+        if i % 2:
+            msg = os.urandom(rnd.randrange(0, 300))
+        else:
+            # Type 4 (data), reserved zero, a random receiver index and
+            # counter, then random "ciphertext" with room for the tag.
+            msg = struct.pack('<IIQ', 4, rnd.getrandbits(32), rnd.getrandbits(64))
+            msg += os.urandom(rnd.randrange(16, 200))
+        try:
+            s.sendto(msg, (host, port))
+        except OSError:
+            pass
+    print(f'sent {count}')
+    return 0
+
+
+def main(argv):
+    if len(argv) >= 2 and argv[0] == 'serve':
+        serve([int(p) for p in argv[1:]])
+        return 0
+    if len(argv) == 4 and argv[0] == 'probe' and argv[1] in ('tcp', 'udp'):
+        return probe(argv[1], argv[2], int(argv[3]))
+    if len(argv) == 4 and argv[0] == 'flood':
+        return flood(argv[1], int(argv[2]), int(argv[3]))
+    if len(argv) == 4 and argv[0] == 'garbage':
+        return garbage(argv[1], int(argv[2]), int(argv[3]))
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))
