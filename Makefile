@@ -8,7 +8,7 @@ SHELL := /bin/bash
 S := scripts
 
 .PHONY: all module kernel rootfs userspace check test-userspace vm-tests run \
-	upstream-netns fuzz clean setup help
+	upstream-netns cli-compat fuzz clean setup help
 
 all: module userspace
 
@@ -17,6 +17,7 @@ help:
 	@echo "make check            install what is missing, build everything, run all tests"
 	@echo "make run              boot a VM with wgrs.ko loaded and show it working"
 	@echo "make upstream-netns MODULE=wireguard|wgrs   upstream netns.sh against a module"
+	@echo "make cli-compat       wgrs against wg byte for byte, on wireguard.ko and on wgrs.ko"
 	@echo "make fuzz [FUZZ_SECONDS=300]   run the protocol fuzz targets longer"
 	@echo "KDIR=/path/to/kernel/build make   build against another Rust-enabled kernel"
 
@@ -50,6 +51,9 @@ run: module userspace rootfs
 MODULE ?= wgrs
 upstream-netns: module rootfs
 	@$(S)/upstream-netns.sh $(MODULE)
+
+cli-compat: module userspace rootfs
+	@WGRS_VM_TIMEOUT=7500 WGRS_VM_PROGS="cli_compat_cdriver.sh cli_compat_wgrs.sh" $(S)/vm-tests.sh
 
 FUZZ_SECONDS ?= 300
 fuzz: setup

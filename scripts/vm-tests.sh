@@ -4,7 +4,8 @@
 . "$(dirname "$0")/lib.sh"
 
 sel=tools/testing/selftests/wgrs
-read -ra progs <<<"$(sed -n 's/^TEST_PROGS := //p' "$WGRS_TOP/$sel/Makefile")"
+# WGRS_VM_PROGS="a.sh b.sh" runs those instead of TEST_PROGS.
+read -ra progs <<<"${WGRS_VM_PROGS:-$(sed -n 's/^TEST_PROGS := //p' "$WGRS_TOP/$sel/Makefile")}"
 [ ${#progs[@]} -gt 0 ] || die "no TEST_PROGS in $sel/Makefile"
 out="$WGRS_TOP/out/vm-tests"
 rm -rf "$out"

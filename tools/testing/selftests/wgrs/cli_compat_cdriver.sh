@@ -2,6 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # cli_compat.sh (wgrs against wg, byte for byte) with the in-tree C
 # wireguard.ko loaded, so the CLI is checked against the reference driver.
+# Slow under QEMU/TCG on the debug kernel (two CLIs, dozens of commands per
+# case, up to 130,560 allowed IPs): `make cli-compat` runs it, not make check.
+# ksft-timeout: 3600
 set -u
 cd "$(dirname "$0")" && . ./lib.sh
 require_root

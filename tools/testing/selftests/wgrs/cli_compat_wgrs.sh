@@ -3,6 +3,9 @@
 # cli_compat.sh (wgrs against wg, byte for byte), unchanged, with wgrs.ko
 # loaded: both CLIs configure and read wgrs.ko devices through its
 # `wireguard` generic netlink family.
+# Slow under QEMU/TCG on the debug kernel (two CLIs, dozens of commands per
+# case, up to 130,560 allowed IPs): `make cli-compat` runs it, not make check.
+# ksft-timeout: 3600
 set -u
 cd "$(dirname "$0")" && . ./lib.sh
 require_root

@@ -107,10 +107,12 @@ ev_count() {
 }
 ev_total() { jq -c 'select(type == "object")' "$1" 2>/dev/null | wc -l; }
 # wait_ev SECONDS NAME HEXKEY [REASON] [MIN]: until at least MIN (1) such.
+ev_at_least() { [ "$(ev_count "$1" "$2" "$3")" -ge "$4" ]; }
 wait_ev() {
 	local t=$1 min=${5:-1}
 	shift
-	wait_for "$t" test "$(ev_count "$1" "$2" "${3:-}")" -ge "$min"
+	# The count is taken anew on every poll.
+	wait_for "$t" ev_at_least "$1" "$2" "${3:-}" "$min"
 }
 expect_state() { # HEXKEY STATE [REASON]
 	local st r
@@ -272,6 +274,7 @@ check "idle-locked C: ping dropped, auth port reachable" eval "no_ping $nsC 10.6
 C wg set wg0 peer "$kS" persistent-keepalive 0
 
 # --- a blip or roaming does not lock --------------------------------------
+endpoint_is() { [ "$(peer_field $nsS wg0 $kC 3)" = "$1" ]; }
 blip() {
 	set_policy '"idle-timeout": 10' && auth $hC || return 1
 	local before
@@ -285,7 +288,7 @@ blip() {
 	sleep 1
 	pings $nsC 10.66.0.1 || { kill $p; return 1; }
 	kill $p 2>/dev/null
-	wait_for 10 test "$(peer_field $nsS wg0 $kC 3)" = 192.168.66.22:51821 || { echo "endpoint: $(peer_field $nsS wg0 $kC 3)"; return 1; }
+	wait_for 10 endpoint_is 192.168.66.22:51821 || { echo "endpoint: $(peer_field $nsS wg0 $kC 3)"; return 1; }
 	expect_state $hC authorized && [ "$(ev_count peer-locked $hC)" = "$before" ]
 }
 check "link down/up and roaming while authorized: not locked, endpoint follows" blip

@@ -28,9 +28,22 @@ check "ip link del removes it" bash -c "ip -n $ns link del wg0 && ! ip -n $ns li
 
 # Both drivers register the same link kind and cannot be loaded together.
 if modinfo wireguard >/dev/null 2>&1; then
-	# Refused for the right reason: the link kind is taken (EEXIST).
-	check "wireguard.ko refuses to load next to wgrs (EEXIST)" bash -c \
-		"! out=\$(modprobe wireguard 2>&1) && grep -q 'File exists' <<<\"\$out\""
+	# Refused for the right reason: its init finds the link kind taken
+	# (rtnl_link_register: EEXIST), which the module loader hands to
+	# userspace as EBUSY, EEXIST being reserved for "already loaded".
+	# insmod of the file itself, so that the error is the loader's own.
+	refuses() {
+		local deps out
+		deps=$(modinfo -F depends wireguard | tr , ' ')
+		[ -z "$deps" ] || modprobe -a $deps || return 1
+		if out=$(insmod "$(modinfo -n wireguard)" 2>&1); then
+			echo "insmod wireguard.ko succeeded next to $WGRS_MODULE"
+			return 1
+		fi
+		echo "$out"
+		grep -q 'Device or resource busy' <<<"$out" && [ ! -e /sys/module/wireguard ]
+	}
+	check "wireguard.ko refuses to load next to wgrs (link kind taken: EBUSY)" refuses
 	modprobe -r wireguard 2>/dev/null
 else
 	ktap_skip "wireguard.ko refuses to load next to wgrs" "no wireguard.ko installed"

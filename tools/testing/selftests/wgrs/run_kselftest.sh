@@ -18,8 +18,10 @@ for t in "$@"; do
 	# "# ksft-timeout: SECONDS".
 	t_timeout=$(sed -n 's/^# ksft-timeout: \([0-9]*\)$/\1/p' "$t" | head -n 1)
 	timeout=${t_timeout:-$default_timeout}
+	t_start=$SECONDS
 	timeout -k 5 "$timeout" "./$t" 2>&1 | sed 's/^/  /'
 	rc=${PIPESTATUS[0]}
+	echo "# $t took $((SECONDS - t_start)) s"
 	case $rc in
 	0) pass=$((pass + 1)); echo "ok $n selftests: wgrs: $t" ;;
 	4) skip=$((skip + 1)); echo "ok $n selftests: wgrs: $t # SKIP" ;;
