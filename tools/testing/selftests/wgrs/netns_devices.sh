@@ -65,11 +65,13 @@ for _ in range(3):
 	echo "sendto:$out; tx_errors +$((e1 - e0)); OutDestUnreachs +$((i1 - i0))"
 }
 want="sendto: 3 Required key not available; tx_errors +3; OutDestUnreachs +3"
-wgrs_refusal=
+# check runs its command in a subshell: the result is kept in a file.
+refusal_file=$(mktemp)
+on_exit "rm -f $refusal_file"
 xmit_refused() {
-	wgrs_refusal=$(refusal wgrs-ns1)
-	echo "$wgrs_refusal"
-	[ "$wgrs_refusal" = "$want" ]
+	refusal wgrs-ns1 >"$refusal_file"
+	cat "$refusal_file"
+	[ "$(cat "$refusal_file")" = "$want" ]
 }
 check "packets without a peer: ENOKEY, ICMP unreachable, tx_errors" xmit_refused
 
@@ -93,8 +95,8 @@ c_refusal() {
 	ip -n wgrs-ns1 link del wg0
 	modprobe -r wireguard
 	echo "wireguard.ko: $c"
-	echo "wgrs.ko:      $wgrs_refusal"
-	[ "$c" = "$wgrs_refusal" ]
+	echo "wgrs.ko:      $(cat "$refusal_file")"
+	[ "$c" = "$(cat "$refusal_file")" ]
 }
 if modinfo wireguard >/dev/null 2>&1; then
 	check "wireguard.ko refuses packets without a peer the same way" c_refusal
