@@ -60,11 +60,8 @@ ip -n "$nsA" link add wg0 type wireguard 2>/dev/null ||
 	skip_all "cannot create a wireguard link (is a wireguard module loaded?)"
 ip -n "$nsB" link add wg0 type wireguard || skip_all "cannot create a wireguard link"
 
-# nsenter, not `ip netns exec`: no mount namespace and /sys remount per
-# command, which under QEMU/TCG on the debug kernel costs seconds each (the
-# tools speak netlink only, so /sys does not need to match).
-A() { nsenter --net="/run/netns/$nsA" -- "$@"; }
-B() { nsenter --net="/run/netns/$nsB" -- "$@"; }
+A() { ip netns exec "$nsA" "$@"; }
+B() { ip netns exec "$nsB" "$@"; }
 
 # Recreates wg0 (empty) in both namespaces.
 fresh() {
