@@ -11,7 +11,7 @@ cd "$(dirname "$0")" && . ./lib.sh
 require_root
 ktap_header 3
 
-splat='BUG:|WARNING:|INFO: (possible|suspicious|lockdep|task .* blocked)|KASAN|UBSAN|kmemleak:.*(leak|suspected)|Call Trace|general protection|RCU detected|rcu_sched|soft lockup|hard lockup|sleeping function called|inconsistent lock state|possible recursive locking|circular locking|Oops'
+splat='BUG:|WARNING:|INFO: (possible|suspicious|lockdep|task .* blocked)|KASAN|UBSAN|kmemleak:.*suspected|Call Trace|general protection|RCU detected|rcu_sched|soft lockup|hard lockup|sleeping function called|inconsistent lock state|possible recursive locking|circular locking|Oops'
 log=$(dmesg --notime 2>/dev/null)
 hits=$(printf '%s\n' "$log" | grep -E "$splat" | grep -vE 'kunit|KTAP|# Subtest|selftest' || true)
 if [ -z "$hits" ]; then
