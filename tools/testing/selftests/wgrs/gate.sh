@@ -19,14 +19,14 @@
 # locked; a knock flood gives a few events; garbage and unauthenticated
 # packets give none; a link blip and roaming do not lock; bad input,
 # unprivileged and wrong-namespace commands are refused and change nothing;
-# peer and device removal and module unload with locked peers and a
-# listener attached.
+# a device moved to another namespace announces there only; peer and device
+# removal and module unload with locked peers and a listener attached.
 # ksft-timeout: 1500
 set -u
 cd "$(dirname "$0")" && . ./lib.sh && . ./tunnel_lib.sh
 require_root
 
-ktap_header 58
+ktap_header 59
 
 YNL=${WGRS_YNL:-/mnt/ynl/pyynl/cli.py}
 SPEC=${WGRS_GATE_SPEC:-$(cd ../../../.. && pwd)/Documentation/netlink/specs/wgrs_gate.yaml}
@@ -352,8 +352,30 @@ check "C's listener saw none of S's events" eval '[ "$(ev_total $tmp/events-C)" 
 
 # --- removal with locked peers ----------------------------------------------
 check "removing locked peer E and D" eval "S wg set wg0 peer '$kE' remove peer '$kD' remove && [ -z \"\$(peer_gate state $hE)\" ]"
-check "deleting the gated device with a locked peer and a listener attached" \
-	eval "revoke $hC && ip -n $nsS link del wg0"
+# --- moved to another namespace: its events go there ----------------------
+nsM=wgrs-gate-m-$$
+moved() {
+	ip netns add $nsM || return 1
+	on_exit "ip netns del $nsM"
+	ip -n $nsS link set wg0 netns $nsM || return 1
+	local idx before
+	idx=$(ifindex $nsM wg0)
+	start_listener $nsM "$idx" $tmp/events-M || return 1
+	before=$(ev_total $tmp/events)
+	# Authorized first, so the revoke surely changes its state (and is
+	# announced) even if the idle timeout ran out during the move.
+	ynl_cli $nsM --do authorize --json "{\"ifindex\": $idx, \"peer\": {\"public-key\": \"$hC\"}}" &&
+		ynl_cli $nsM --do revoke --json "{\"ifindex\": $idx, \"peer\": {\"public-key\": \"$hC\"}}" || return 1
+	if ! wait_for 30 eval "jq -e 'select(type == \"object\" and .name == \"peer-locked\")' $tmp/events-M"; then
+		echo "no peer-locked in the new namespace:"
+		cat $tmp/events-M
+		return 1
+	fi
+	[ "$(ev_total $tmp/events)" = "$before" ] || { echo "S's listener heard the moved device"; return 1; }
+}
+check_here "device moved to another namespace: a revoke there is heard there, not in S" moved
+check "deleting the gated device with a locked peer and listeners attached" \
+	eval "ip -n $nsM link del wg0"
 check "module unloads with the listener still attached" eval "ip -n $nsC link del wg0 && ip -n $nsD link del wg0 && modprobe -r $WGRS_MODULE && ! module_loaded $WGRS_MODULE"
 check "no kernel splat" no_splat
 
