@@ -347,6 +347,11 @@ impl Subscription {
             Socket::new(protocols::NETLINK_GENERIC).map_err(|e| io("netlink socket", e))?;
         sock.bind_auto().map_err(|e| io("netlink bind", e))?;
         let _ = sock.set_rx_buf_sz(EVENT_RCVBUF);
+        // Ask for delivery errors: a notification that does not fit in our
+        // buffer is then counted by the kernel in the device's `events-lost`
+        // (we learn of it anyway, as ENOBUFS on the next receive).
+        sock.set_broadcast_error(true)
+            .map_err(|e| io("netlink NETLINK_BROADCAST_ERROR", e))?;
         sock.add_membership(ids.events_group)
             .map_err(|e| io("join the wgrs_gate events group", e))?;
         Ok(Self {

@@ -17,7 +17,8 @@
 # and UDP, v4 and v6 → authorize → traffic flows → revoke → locked; idle
 # expiry with keepalives running; max-session; exempt peer; new peer starts
 # locked; a knock flood gives a few events; garbage and unauthenticated
-# packets give none; a link blip and roaming do not lock; bad input,
+# packets give none; a link blip and roaming do not lock; the gate off
+# after on unlocks nobody; a full listener's losses are counted; bad input,
 # unprivileged and wrong-namespace commands are refused and change nothing;
 # a device moved to another namespace announces there only; peer and device
 # removal and module unload with locked peers and a listener attached.
@@ -26,7 +27,7 @@ set -u
 cd "$(dirname "$0")" && . ./lib.sh && . ./tunnel_lib.sh
 require_root
 
-ktap_header 59
+ktap_header 62
 
 YNL=${WGRS_YNL:-/mnt/ynl/pyynl/cli.py}
 SPEC=${WGRS_GATE_SPEC:-$(cd ../../../.. && pwd)/Documentation/netlink/specs/wgrs_gate.yaml}
@@ -165,11 +166,6 @@ setup() {
 		wait_for 20 grep -q ready "$f" || { cat "$f"; return 1; }
 	done
 	start_ynl_server
-}
-check_here() {
-	local desc=$1
-	shift
-	if "$@" >"$tmp/out" 2>&1; then ktap_ok "$desc"; else ktap_fail "$desc"; ktap_diag <"$tmp/out"; fi
 }
 check_here "three namespaces with wgrs tunnels, services on 8080 and 9090" setup
 IFS_=$(ifindex $nsS wg0)
@@ -346,6 +342,61 @@ garbage() {
 }
 check "garbage and unauthenticated data messages to the listen port: no event" garbage
 check "the tunnel still works after the garbage" eval "auth $hC && pings $nsC 10.66.0.1"
+
+# --- turning the gate off after on ------------------------------------------
+# D is locked (no longer exempt, above). Off stops enforcing but unlocks
+# nobody: D stays locked in the dump, no peer-authorized is announced, and
+# on again enforces D's lock (and announces it) at once.
+gate_off() {
+	local before
+	before=$(ev_count peer-authorized $hD)
+	set_policy '"idle-timeout": 0' || return 1
+	[ "$(dev_gate enforcing)" = 0 ] || { echo "still enforcing"; return 1; }
+	pings $nsD 10.66.0.1 && pings $nsD fd66::1 || return 1
+	expect_state $hD locked || return 1
+	sleep 1
+	[ "$(ev_count peer-authorized $hD)" = "$before" ] || { echo "D was announced authorized"; return 1; }
+}
+check "gate off after on: D's traffic passes, the dump says not enforcing and D still locked, nothing announced" gate_off
+gate_on_again() {
+	local before
+	before=$(ev_count peer-locked $hD)
+	set_policy '"idle-timeout": 60' && wait_ev 10 peer-locked $hD '' $((before + 1)) || return 1
+	[ "$(dev_gate enforcing)" = 1 ] && no_ping $nsD 10.66.0.1 && expect_state $hD locked
+}
+check "gate on again: D announced locked and dropped at once" gate_on_again
+
+# --- a listener whose buffer is full ----------------------------------------
+# It asked for delivery errors (NETLINK_BROADCAST_ERROR, as wgrs-gated
+# does) and reads nothing: what does not fit is counted in events-lost, the
+# listener gets ENOBUFS when it reads again, the other listener misses
+# nothing.
+full_listener() {
+	mkfifo $tmp/stuck.in $tmp/stuck.out || return 1
+	nsx $nsS python3 "$YNLSRV" "$(dirname "$YNL")" "$SPEC" --stuck <$tmp/stuck.in >$tmp/stuck.out 2>$tmp/stuck.err &
+	pids+=($!)
+	local sin sout line lost0 lost1 auth0 lock0 i
+	exec {sin}>$tmp/stuck.in {sout}<$tmp/stuck.out
+	if ! IFS= read -r -t 120 line <&$sout || [ "$line" != '{"ready": true}' ]; then
+		echo "stuck listener did not start: $line $(cat $tmp/stuck.err)"
+		return 1
+	fi
+	lost0=$(dev_gate events-lost) auth0=$(ev_count peer-authorized $hD) lock0=$(ev_count peer-locked $hD revoked)
+	for i in 1 2 3; do
+		auth $hD >/dev/null && revoke $hD >/dev/null || return 1
+	done
+	lost1=$(dev_gate events-lost)
+	echo "events-lost: $lost0 -> $lost1"
+	[ "$lost1" -gt "$lost0" ] || return 1
+	wait_ev 10 peer-authorized $hD '' $((auth0 + 3)) && wait_ev 10 peer-locked $hD revoked $((lock0 + 3)) ||
+		{ echo "the reading listener missed events"; return 1; }
+	echo >&$sin
+	IFS= read -r -t 60 line <&$sout
+	exec {sin}>&- {sout}<&-
+	echo "stuck listener's next receive: $line"
+	[ "$line" = '{"recv": "ENOBUFS"}' ]
+}
+check_here "a full listener: events-lost counts what did not fit, it gets ENOBUFS, the other listener misses nothing" full_listener
 
 # --- namespaces -------------------------------------------------------------
 check "C's listener saw none of S's events" eval '[ "$(ev_total $tmp/events-C)" = 0 ]'

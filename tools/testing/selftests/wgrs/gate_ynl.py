@@ -11,13 +11,42 @@ Reads one request per line on stdin, {"mode": "do"|"dump", "op": NAME,
 "attrs": {...}}, and answers each with one line on stdout: {"reply": R},
 R being what `cli.py --output-json` prints for the same request, or
 {"error": TEXT}, TEXT being what cli.py prints for a netlink error.
+
+    gate_ynl.py YNL_DIR SPEC --stuck
+
+A listener that stops reading: joins the events group with the smallest
+receive buffer and NETLINK_BROADCAST_ERROR (so that the kernel learns when
+a notification does not fit), prints {"ready": true}, reads nothing until
+a line arrives on stdin, then receives once and prints {"recv": ERRNO-NAME}
+or {"recv": "ok"}.
 """
+import errno
 import json
+import socket
 import sys
+
+SOL_NETLINK = 270
+NETLINK_BROADCAST_ERROR = 4
+
+
+def stuck(ynl):
+    """The --stuck listener."""
+    ynl.ntf_subscribe('events')
+    ynl.sock.setsockopt(SOL_NETLINK, NETLINK_BROADCAST_ERROR, 1)
+    ynl.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
+    print(json.dumps({"ready": True}), flush=True)
+    sys.stdin.readline()
+    try:
+        ynl.sock.recv(65536, socket.MSG_DONTWAIT)
+        out = "ok"
+    except OSError as e:
+        out = errno.errorcode.get(e.errno, str(e.errno))
+    print(json.dumps({"recv": out}), flush=True)
+    return 0
 
 
 def main():
-    if len(sys.argv) != 3:
+    if len(sys.argv) not in (3, 4) or sys.argv[3:] not in ([], ["--stuck"]):
         print(__doc__, file=sys.stderr)
         return 2
     sys.path.insert(0, sys.argv[1])
@@ -34,6 +63,8 @@ def main():
             return super().default(o)
 
     ynl = YnlFamily(sys.argv[2], '')
+    if sys.argv[3:] == ["--stuck"]:
+        return stuck(ynl)
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
         try:

@@ -25,6 +25,22 @@ check() {
 	fi
 }
 
+# check_here DESC CMD...: like check, but CMD runs in this shell, not in a
+# subshell, so what it sets (variables, clean-ups, background processes)
+# stays set.
+check_here() {
+	local desc=$1 out
+	shift
+	out=$(mktemp)
+	if "$@" >"$out" 2>&1; then
+		ktap_ok "$desc"
+	else
+		ktap_fail "$desc"
+		ktap_diag <"$out"
+	fi
+	rm -f "$out"
+}
+
 # check_not DESC CMD...: passes when the command fails.
 check_not() {
 	local desc=$1 out; shift
