@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0
-"""Traffic for gate.sh: small TCP/UDP services and probes.
+"""Traffic for gate.sh (and cdriver_compare.sh): small TCP/UDP services,
+probes, floods and garbage.
 
     gate_net.py serve PORT...            TCP and UDP on each PORT, IPv4 and
                                          IPv6; answers "<port>-ok" to every
@@ -12,10 +13,11 @@
     gate_net.py flood HOST PORT COUNT    COUNT UDP datagrams as fast as
                                          possible; prints the time it took
     gate_net.py garbage HOST PORT COUNT  COUNT datagrams of junk to a
-                                         WireGuard listen port: random bytes
-                                         of random length, and well-formed
-                                         data message headers with unknown
-                                         receiver indexes
+                                         WireGuard listen port, the same on
+                                         every run: random bytes, every
+                                         message type at its length with
+                                         random contents and truncated,
+                                         unknown types, reserved bytes set
 """
 import errno
 import os
@@ -116,16 +118,33 @@ def flood(host, port, count):
 
 
 def garbage(host, port, count):
+    """COUNT datagrams that are not valid WireGuard messages, the same ones
+    on every run (seeded): random bytes; every message type at its exact
+    length with random contents (so a wrong MAC, an unknown receiver
+    index, a data message under no key) and truncated; unknown types; a
+    known type with non-zero reserved bytes."""
     s = socket.socket(family(host), socket.SOCK_DGRAM)
     rnd = random.Random(0x6a7e)
+
+    def rb(n):
+        return bytes(rnd.getrandbits(8) for _ in range(n))
+
+    def typed(t, length, reserved=b'\0\0\0'):
+        return bytes([t]) + reserved + rb(max(length - 4, 0))
+
+    kinds = [
+        lambda: rb(rnd.randrange(0, 300)),
+        lambda: typed(1, 148),                      # initiation, bad MACs
+        lambda: typed(1, rnd.randrange(4, 148)),    # truncated initiation
+        lambda: typed(2, 92),                       # response to nobody
+        lambda: typed(3, 64),                       # cookie reply to nobody
+        lambda: typed(4, 32 + rnd.randrange(0, 200)),  # data under no key
+        lambda: typed(4, rnd.randrange(4, 32)),     # truncated data
+        lambda: typed(rnd.randrange(5, 256), rnd.randrange(4, 200)),
+        lambda: typed(1, 148, rb(3)),               # reserved bytes set
+    ]
     for i in range(count):
-        if i % 2:
-            msg = os.urandom(rnd.randrange(0, 300))
-        else:
-            # Type 4 (data), reserved zero, a random receiver index and
-            # counter, then random "ciphertext" with room for the tag.
-            msg = struct.pack('<IIQ', 4, rnd.getrandbits(32), rnd.getrandbits(64))
-            msg += os.urandom(rnd.randrange(16, 200))
+        msg = kinds[i % len(kinds)]()
         try:
             s.sendto(msg, (host, port))
         except OSError:
