@@ -7,7 +7,7 @@
 SHELL := /bin/bash
 S := scripts
 
-.PHONY: all module kernel rootfs userspace check test-userspace vm-tests run \
+.PHONY: all module kernel rootfs userspace tools check test-userspace vm-tests run \
 	upstream-netns cli-compat fuzz clean setup help
 
 all: module userspace
@@ -39,7 +39,10 @@ userspace: setup
 test-userspace: setup
 	@$(S)/test-userspace.sh
 
-vm-tests: module userspace rootfs
+tools: setup
+	@$(S)/build-tools.sh >/dev/null
+
+vm-tests: module userspace rootfs tools
 	@$(S)/vm-tests.sh
 
 check:

@@ -43,6 +43,7 @@ else
 	skip_step "wgrs.ko" "no kernel"; module_ok=
 fi
 step "userspace build" "$S/build-userspace.sh" || user_ok=
+step "interop peers (boringtun-cli, cached)" "$S/build-tools.sh" >/dev/null || true
 step "userspace tests + clippy" bash -c "'$S/test-userspace.sh' 2>&1 | tee '$out/cargo-test.log'; exit \${PIPESTATUS[0]}" || true
 step "fuzz smoke (10 s per target)" "$S/fuzz.sh" 10 || true
 if [ -n "$module_ok" ] && [ -n "$user_ok" ]; then

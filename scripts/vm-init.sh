@@ -29,6 +29,10 @@ mount -t 9p -o "$p9,ro,cache=loose" wgrsksrc /mnt/ksrc
 mount -t 9p -o "$p9" wgrsio /mnt/io
 # The kernel's YNL CLI (tools/net/ynl), which gate.sh drives the gate with.
 mount -t 9p -o "$p9,ro,cache=loose" wgrsynl /mnt/ynl
+# Other WireGuard implementations for interop.sh (scripts/build-tools.sh),
+# when the host has built them.
+mkdir -p /mnt/tools
+mount -t 9p -o "$p9,ro,cache=loose" wgrstools /mnt/tools 2>/dev/null || rmdir /mnt/tools
 hostname wgrs-vm
 ip link set lo up
 

@@ -2,20 +2,27 @@
 # Boot the test kernel under QEMU (TCG: KVM does not work on these machines)
 # with the cached Debian sid root over 9p, and run a command inside it.
 #
-#   scripts/vm.sh [--cpus N] [--mem MiB] [--timeout S] [--interactive] [--] CMD...
+#   scripts/vm.sh [--cpus N] [--mem MiB] [--timeout S] [--nic LPORT:RPORT:N]
+#                 [--interactive] [--] CMD...
+#
+# --nic gives the guest a virtio NIC (eth0, MAC 52:54:00:12:34:N) whose
+# frames travel as UDP datagrams from 127.0.0.1:LPORT to 127.0.0.1:RPORT:
+# two boots with mirrored ports share a link (pair.sh).
 #
 # Inside the VM: the checkout is at /mnt/wgrs (read-only), the kernel's
 # selftests at /mnt/ksrc and its YNL tools (tools/net/ynl) at /mnt/ynl
-# (read-only), the kernel's modules plus wgrs.ko at /lib/modules, and
+# (read-only), other WireGuard implementations (scripts/build-tools.sh) at
+# /mnt/tools if built, the kernel's modules plus wgrs.ko at /lib/modules, and
 # /mnt/io is a writable directory shared with the host ($VM_IO if set, else
 # a temporary one), which is also the working directory.
 # The command's exit status becomes this script's.
 . "$(dirname "$0")/lib.sh"
 
-cpus=2 mem=2048 timeout=1800 interactive=
+cpus=2 mem=2048 timeout=1800 interactive= nic=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--cpus) cpus=$2; shift 2 ;;
+	--nic) nic=$2; shift 2 ;;
 	--mem) mem=$2; shift 2 ;;
 	--timeout) timeout=$2; shift 2 ;;
 	--interactive) interactive=1; shift ;;
@@ -28,10 +35,14 @@ done
 
 # One VM at a time on this machine: they share two cores, and TCG is slow
 # enough already. A second caller waits here.
-exec 9>"$WGRS_CACHE/vm.lock"
-if ! flock -n 9; then
-	say "another wgrs VM is running; waiting for it"
-	flock 9
+# (vm-tests.sh holds the lock itself for the boots it runs side by side
+# and says so with WGRS_VM_LOCKED=1.)
+if [ -z "${WGRS_VM_LOCKED:-}" ]; then
+	exec 9>"$WGRS_CACHE/vm.lock"
+	if ! flock -n 9; then
+		say "another wgrs VM is running; waiting for it"
+		flock 9
+	fi
 fi
 
 kdir=$("$WGRS_TOP/scripts/build-kernel.sh")
@@ -56,7 +67,10 @@ depmod -b "$run/modules" "$kver"
 
 # The guest's PID 1; kept in the root so the kernel can exec it before any
 # other file system is mounted.
-install -m 0755 "$WGRS_TOP/scripts/vm-init.sh" "$root/sbin/wgrs-init"
+# Renamed into place, so that a boot starting beside this one never execs a
+# half-written file.
+install -m 0755 "$WGRS_TOP/scripts/vm-init.sh" "$root/sbin/.wgrs-init.$$"
+mv -f "$root/sbin/.wgrs-init.$$" "$root/sbin/wgrs-init"
 # Mount points the read-only root must already have.
 mkdir -p "$root/usr/lib/modules" "$root/etc/wireguard"
 
@@ -78,6 +92,7 @@ mapfile -t shares < <(
 	share wgrsksrc "$src/tools/testing/selftests" ro
 	share wgrsynl "$src/tools/net/ynl" ro
 	share wgrsio "$io"
+	[ -d "$WGRS_CACHE/tools" ] && share wgrstools "$WGRS_CACHE/tools" ro
 )
 args=()
 for s in "${shares[@]}"; do read -ra a <<<"$s"; args+=("${a[@]}"); done
@@ -91,7 +106,12 @@ say "booting $kver under QEMU/TCG with $cpus CPUs, ${mem} MiB"
 qemu=(qemu-system-x86_64 -accel tcg -cpu "${WGRS_QEMU_CPU:-max,la57=off}" -smp "$cpus" -m "$mem" -no-reboot
 	-kernel "$kdir/arch/x86/boot/bzImage" -append "$append"
 	-device virtio-rng-pci "${args[@]}")
-console_log="$WGRS_CACHE/vm-last-console.log"
+if [ -n "$nic" ]; then
+	IFS=: read -r lport rport nicn <<<"$nic"
+	qemu+=(-netdev "dgram,id=pair,local.type=inet,local.host=127.0.0.1,local.port=$lport,remote.type=inet,remote.host=127.0.0.1,remote.port=$rport"
+		-device "virtio-net-pci,netdev=pair,mac=52:54:00:12:34:$(printf %02x "$nicn")")
+fi
+console_log="$WGRS_CACHE/vm-last-console${WGRS_VM_NAME:+-$WGRS_VM_NAME}.log"
 set +e
 if [ -n "$interactive" ]; then
 	# Ctrl-A X leaves QEMU; `exit` in the shell powers the VM off.
