@@ -69,7 +69,10 @@ fn rx_stats(peer: &Peer, len: u32) {
 }
 
 fn consume_data(dev: &Device, mut skb: SkBuff) {
-    let Ok((hdr, _)) = DataHeader::parse(skb.head()) else {
+    // Only the header is linear (`pull_message`); the ciphertext and tag
+    // may sit in page fragments (virtio-net delivers full-size frames so),
+    // and `classify_len` already checked the total length.
+    let Ok(hdr) = DataHeader::parse_header(skb.head()) else {
         skb.drop_with(DropReason::Truncated);
         return;
     };

@@ -269,6 +269,24 @@ impl DataHeader {
         Ok((h, rest))
     }
 
+    /// Parse only the 16-byte header at the start of `buf`: what a receiver
+    /// needs before decryption. The message's total length (at least
+    /// [`DATA_MIN_LEN`]) is checked apart from this ([`classify_len`]),
+    /// because a received packet need not hold its ciphertext and tag in
+    /// the same contiguous buffer as its header (a NIC may deliver the
+    /// rest in page fragments).
+    pub fn parse_header(buf: &[u8]) -> Result<Self, ParseError> {
+        let t = le32(buf, 0).ok_or(ParseError::TooShort)?;
+        if t != MESSAGE_DATA {
+            return Err(ParseError::BadType);
+        }
+        let e = ParseError::TooShort;
+        Ok(Self {
+            receiver: le32(buf, 4).ok_or(e)?,
+            counter: le64(buf, 8).ok_or(e)?,
+        })
+    }
+
     /// Write the 16-byte header into the start of `out`.
     pub fn write(&self, out: &mut [u8]) -> bool {
         put(out, 0, &MESSAGE_DATA.to_le_bytes())

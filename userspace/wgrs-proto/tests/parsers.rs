@@ -120,6 +120,18 @@ proptest! {
         let (h2, rest) = DataHeader::parse(&b).unwrap();
         prop_assert_eq!(h2, h);
         prop_assert_eq!(rest.len(), 32);
+        // A receiver whose packet holds only the header contiguously (the
+        // rest in page fragments) still gets it, from 16 bytes.
+        prop_assert_eq!(DataHeader::parse_header(&b[..16]), Ok(h));
+        prop_assert_eq!(DataHeader::parse_header(&b), Ok(h));
+        prop_assert!(DataHeader::parse(&b[..16]).is_err());
+    }
+
+    #[test]
+    fn data_header_needs_sixteen_bytes_and_type_four(b in prop::collection::vec(any::<u8>(), 0..40)) {
+        let r = DataHeader::parse_header(&b);
+        let is_data = b.len() >= 4 && b[..4] == [4, 0, 0, 0];
+        prop_assert_eq!(r.is_ok(), is_data && b.len() >= 16);
     }
 
     #[test]
@@ -132,6 +144,7 @@ proptest! {
             let _ = Response::parse(buf);
             let _ = CookieReply::parse(buf);
             let _ = DataHeader::parse(buf);
+            let _ = DataHeader::parse_header(buf);
             let _ = inner::parse(buf);
         }
     }
