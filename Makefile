@@ -8,7 +8,7 @@ SHELL := /bin/bash
 S := scripts
 
 .PHONY: all module kernel rootfs userspace tools check test-userspace vm-tests run \
-	upstream-netns cli-compat fuzz clean setup help
+	upstream-netns cli-compat fuzz bench clean setup help
 
 all: module userspace
 
@@ -19,6 +19,7 @@ help:
 	@echo "make upstream-netns MODULE=wireguard|wgrs   upstream netns.sh against a module"
 	@echo "make cli-compat       wgrs against wg byte for byte, on wireguard.ko and on wgrs.ko"
 	@echo "make fuzz [FUZZ_SECONDS=300]   run the protocol fuzz targets longer"
+	@echo "make bench [BENCH_ROUNDS=5 BENCH_SECONDS=10]   wgrs.ko against wireguard.ko, release kernel"
 	@echo "KDIR=/path/to/kernel/build make   build against another Rust-enabled kernel"
 
 setup:
@@ -57,6 +58,11 @@ upstream-netns: module rootfs
 
 cli-compat: module userspace rootfs
 	@WGRS_VM_TIMEOUT=7500 WGRS_VM_PROGS="cli_compat_cdriver.sh cli_compat_wgrs.sh" $(S)/vm-tests.sh
+
+BENCH_ROUNDS ?= 5
+BENCH_SECONDS ?= 10
+bench: setup
+	@$(S)/bench.sh $(BENCH_ROUNDS) $(BENCH_SECONDS)
 
 FUZZ_SECONDS ?= 300
 fuzz: setup

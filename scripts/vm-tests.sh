@@ -6,7 +6,7 @@
 # The suite runs in two VM boots at once (WGRS_VM_JOBS=1 for one): under
 # TCG a boot running shell scripts keeps about one host core busy, and the
 # machine has two. The programs named in WGRS_VM_BOOT1 (default: the
-# upstream netns.sh, the longest, and the interop run: about half of the
+# upstream netns.sh, the longest, the interop run and netlink.sh: about half of the
 # suite's time) run in one boot, the rest in the other; kernel_health.sh,
 # which judges the whole boot (splats, kmemleak), ends each boot.
 . "$(dirname "$0")/lib.sh"
@@ -16,7 +16,7 @@ finisher=kernel_health.sh
 # WGRS_VM_PROGS="a.sh b.sh" runs those instead of TEST_PROGS.
 read -ra progs <<<"${WGRS_VM_PROGS:-$(sed -n 's/^TEST_PROGS := //p' "$WGRS_TOP/$sel/Makefile")}"
 [ ${#progs[@]} -gt 0 ] || die "no TEST_PROGS in $sel/Makefile"
-read -ra boot1 <<<"${WGRS_VM_BOOT1-interop.sh upstream_netns.sh}"
+read -ra boot1 <<<"${WGRS_VM_BOOT1-interop.sh netlink.sh upstream_netns.sh}"
 jobs=${WGRS_VM_JOBS:-2}
 out="$WGRS_TOP/out/vm-tests"
 rm -rf "$out"
@@ -81,6 +81,12 @@ boot() { # N PROGRAMS...
 }
 
 pids=() tails=()
+# The boots' directories exist before the boots and the progress tails start:
+# each boot runs in the background, so its own mkdir may come too late.
+for i in "${!groups[@]}"; do
+	mkdir -p "$out/vm$((i + 1))"
+	: >"$out/vm$((i + 1))/console.log"
+done
 for i in "${!groups[@]}"; do
 	read -ra g <<<"${groups[i]}"
 	say "VM $((i + 1)) of ${#groups[@]} runs: ${g[*]}"
@@ -90,7 +96,6 @@ done
 trap 'kill "${pids[@]}" "${tails[@]}" 2>/dev/null' EXIT
 # Progress: every boot's console, each line tagged with its boot.
 for i in "${!groups[@]}"; do
-	touch "$out/vm$((i + 1))/console.log"
 	tail -n +1 -F --pid="${pids[i]}" "$out/vm$((i + 1))/console.log" 2>/dev/null |
 		sed -u "s/^/[vm$((i + 1))] /" &
 	tails+=($!)

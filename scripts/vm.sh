@@ -5,6 +5,7 @@
 #   scripts/vm.sh [--cpus N] [--mem MiB] [--timeout S] [--nic LPORT:RPORT:N]
 #                 [--interactive] [--] CMD...
 #
+# The kernel is the debug one unless WGRS_KERNEL=release.
 # --nic gives the guest a virtio NIC (eth0, MAC 52:54:00:12:34:N) whose
 # frames travel as UDP datagrams from 127.0.0.1:LPORT to 127.0.0.1:RPORT:
 # two boots with mirrored ports share a link (pair.sh).
@@ -59,9 +60,11 @@ io=${VM_IO:-$run/io}
 mkdir -p "$io" "$run/modules/lib/modules"
 cp -al "$kdir/modinst/lib/modules/$kver" "$run/modules/lib/modules/$kver"
 rm -f "$run/modules/lib/modules/$kver/"{build,source}
-if [ -f "$WGRS_TOP/wgrs.ko" ]; then
+# WGRS_KO: a wgrs.ko built elsewhere (the benchmark's, for the release kernel).
+ko=${WGRS_KO:-$WGRS_TOP/wgrs.ko}
+if [ -f "$ko" ]; then
 	mkdir -p "$run/modules/lib/modules/$kver/extra"
-	cp "$WGRS_TOP/wgrs.ko" "$run/modules/lib/modules/$kver/extra/"
+	cp "$ko" "$run/modules/lib/modules/$kver/extra/wgrs.ko"
 fi
 depmod -b "$run/modules" "$kver"
 

@@ -26,10 +26,7 @@ TOTP=$PWD/gate_totp.py
 tmp=$(mktemp -d)
 on_exit "rm -rf $tmp"
 nsS=wgrs-ag-s-$$ nsC=wgrs-ag-c-$$ nsD=wgrs-ag-d-$$
-for n in $nsS $nsC $nsD; do
-	ip netns add $n
-	on_exit "ip netns del $n"
-done
+netns_add $nsS $nsC $nsD || exit 1
 S() { nsx $nsS "$@"; }
 C() { nsx $nsC "$@"; }
 D() { nsx $nsD "$@"; }

@@ -38,10 +38,7 @@ tmp=$(mktemp -d)
 on_exit "rm -rf $tmp"
 pids=()
 on_exit 'kill ${pids[*]} 2>/dev/null'
-for n in $nsS $nsC $nsD; do
-	ip netns add $n
-	on_exit "ip netns del $n"
-done
+netns_add $nsS $nsC $nsD || exit 1
 S() { nsx $nsS "$@"; }
 C() { nsx $nsC "$@"; }
 D() { nsx $nsD "$@"; }

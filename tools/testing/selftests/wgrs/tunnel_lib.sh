@@ -18,6 +18,16 @@ load_only() {
 	fi
 }
 
+# netns_add NS...: new network namespaces, deleted again when the test ends.
+# Runs in the test's own shell (the clean-up list lives there).
+netns_add() {
+	local n
+	for n; do
+		ip netns add "$n" || return 1
+		on_exit "ip netns del $n"
+	done
+}
+
 # wait_for SECONDS CMD...: polls CMD every 0.2 s until it succeeds.
 wait_for() {
 	local deadline=$((SECONDS + $1))

@@ -4,19 +4,18 @@
 # up from a configuration file in full-tunnel mode (AllowedIPs = 0.0.0.0/0,
 # ::/0: fwmark, policy routing, nftables rules), reaches addresses that only
 # the server S has, through the tunnel, v4 and v6; `wg-quick down` leaves
-# the namespace's routes and rules as they were.
+# the namespace's routes and rules as they were. Then the same in
+# split-tunnel mode (AllowedIPs = a few prefixes: plain routes in the main
+# table, no fwmark, no rules).
 set -u
 cd "$(dirname "$0")" && . ./lib.sh && . ./tunnel_lib.sh
 require_root
-ktap_header 9
+ktap_header 14
 
 tmp=$(mktemp -d)
 on_exit "rm -rf $tmp"
 nsS=wgrs-wq-s-$$ nsC=wgrs-wq-c-$$
-for n in $nsS $nsC; do
-	ip netns add $n
-	on_exit "ip netns del $n"
-done
+netns_add $nsS $nsC || exit 1
 S() { nsx $nsS "$@"; }
 # wg-quick runs as a user would run it: through `ip netns exec`.
 C() { ip netns exec $nsC "$@"; }
@@ -24,7 +23,7 @@ load_only "$WGRS_MODULE" || { ktap_fail "load $WGRS_MODULE"; ktap_finish; }
 on_exit "modprobe -r $WGRS_MODULE"
 dmesg_mark
 kS=$(new_key $tmp/kS) kC=$(new_key $tmp/kC)
-conf=$tmp/wgq0.conf
+conf=$tmp/wgq0.conf split=$tmp/wgq1.conf
 
 setup() {
 	veth_pair $nsS vC 192.168.90.1/24 $nsC vS 192.168.90.2/24 || return 1
@@ -44,7 +43,9 @@ setup() {
 		Endpoint = 192.168.90.1:51860
 		AllowedIPs = 0.0.0.0/0, ::/0
 	EOF
-	chmod 600 $conf
+	# Split tunnel: only the tunnel's subnets and S's "internet" prefixes.
+	sed 's|^AllowedIPs = .*|AllowedIPs = 10.90.0.0/24, 203.0.113.0/24, fd90::/64, 2001:db8:90::/48|' $conf >$split
+	chmod 600 $conf $split
 	# No default route in C: without the tunnel, C cannot reach S's
 	# "internet" addresses at all.
 	state >$tmp/state-before
@@ -81,4 +82,18 @@ check "the outer packets bypass the tunnel (S sees C's real endpoint)" \
 check "wg-quick down" eval "C wg-quick down $conf"
 check "C's links, addresses, routes, rules and nftables are as before" eval "
 	state >$tmp/state-after && diff -u $tmp/state-before $tmp/state-after"
+
+check "split tunnel: wg-quick up" eval "C wg-quick up $split"
+check "split tunnel: routes for the allowed prefixes in the main table, no fwmark, no rules" eval '
+	ip -n $nsC -4 route show dev wgq1 | grep -q "^203.0.113.0/24" &&
+	ip -n $nsC -6 route show dev wgq1 | grep -q "^2001:db8:90::/48" &&
+	C wg show wgq1 fwmark | grep -qx off &&
+	! ip -n $nsC -4 rule show | grep -q 51820 && ! ip -n $nsC -6 rule show | grep -q 51820 &&
+	! C nft list ruleset | grep -q wg-quick'
+check "split tunnel v4 and v6: C reaches 203.0.113.1 and 2001:db8:90::1" eval '
+	nsx $nsC ping -q -c 3 -i 0.3 -w 15 203.0.113.1 && nsx $nsC ping -q -c 3 -i 0.3 -w 15 2001:db8:90::1'
+check "split tunnel: an address outside the allowed prefixes has no route (not sent into the tunnel)" eval '
+	! ip -n $nsC route get 198.51.100.1 >/dev/null 2>&1'
+check "split tunnel: wg-quick down leaves C as it was" eval "
+	C wg-quick down $split && state >$tmp/state-after && diff -u $tmp/state-before $tmp/state-after"
 ktap_finish
