@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # wgrs: `make` builds the module, `make check` builds and tests everything
-# (installing what is missing), `make run` boots a VM with wgrs.ko loaded.
+# (installing what is missing), `make run` boots a VM and shows the gate's story.
 # Kbuild reads ./Kbuild, not this file, when it builds the module.
 
 SHELL := /bin/bash
@@ -15,7 +15,7 @@ all: module userspace
 help:
 	@echo "make                  build wgrs.ko and the userspace tools"
 	@echo "make check            install what is missing, build everything, run all tests"
-	@echo "make run              boot a VM with wgrs.ko loaded and show it working"
+	@echo "make run              boot a VM and show the story: tunnel, idle lock, TOTP unlock"
 	@echo "make upstream-netns MODULE=wireguard|wgrs   upstream netns.sh against a module"
 	@echo "make cli-compat       wgrs against wg byte for byte, on wireguard.ko and on wgrs.ko"
 	@echo "make fuzz [FUZZ_SECONDS=300]   run the protocol fuzz targets longer"

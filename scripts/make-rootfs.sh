@@ -9,6 +9,7 @@ PKGS=(
 	iproute2 wireguard-tools wireguard-go iperf3 iputils-ping nftables iptables
 	ncat kmod procps tcpdump ca-certificates curl jq less psmisc util-linux
 	python3 python3-yaml   # gate.sh: the kernel's YNL CLI (tools/net/ynl)
+	chromium-headless-shell fonts-dejavu-core   # agent.sh: the auth page in a real browser
 )
 key=$( { echo v2 sid; sed -n "/^# ncat-wrapper-begin/,/^# ncat-wrapper-end/p" "$0"; printf '%s\n' "${PKGS[@]}"; } | sha256sum | cut -c1-16)
 root="$WGRS_CACHE/rootfs-sid-$key"

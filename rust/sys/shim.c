@@ -435,8 +435,9 @@ void wgrs_skb_reset(struct sk_buff *skb, bool encapsulating)
 /*
  * Inner packet -> data message, in place: @padding zero bytes and room for
  * the tag at the end, the 16-byte header in front, ChaCha20-Poly1305 over
- * the scatter-gather list of header-less plaintext. Paged and GSO skbs are
- * never linearised; skb_cow_data only copies data that is shared.
+ * the scatter-gather list of header-less plaintext. As in C, skb_cow_data
+ * first makes the data writable: page fragments are copied into the head
+ * (pages count as not writable), a frag list is kept and walked.
  */
 bool wgrs_skb_encrypt(struct sk_buff *skb, unsigned int padding, u64 nonce,
 		      u32 receiver, const u8 *key)

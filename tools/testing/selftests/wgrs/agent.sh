@@ -13,16 +13,19 @@
 # agent killed: peers stay locked, a restart recovers the state → a state
 # database with open permissions refused → malformed HTTP (huge body,
 # slow headers, bad UTF-8) refused, the agent still serving → `wgrs gate
-# login` (wg-quick's PostUp) unlocks through the tunnel.
+# login` (wg-quick's PostUp) unlocks through the tunnel → a real browser
+# (Debian's headless Chromium, driven by gate_browser.py) in D's namespace
+# types D's code into the page and submits the form: D unlocked, a
+# screenshot of the answer page kept.
 # ksft-timeout: 1200
 set -u
 cd "$(dirname "$0")" && . ./lib.sh && . ./tunnel_lib.sh
 require_root
-ktap_header 24
+ktap_header 25
 
 BIN=${WGRS_BIN:-/mnt/wgrs/userspace/target/release}
 GATED=$BIN/wgrs-gated WGRS=$BIN/wgrs
-TOTP=$PWD/gate_totp.py
+TOTP=$PWD/gate_totp.py BROWSER=$PWD/gate_browser.py
 tmp=$(mktemp -d)
 on_exit "rm -rf $tmp"
 nsS=wgrs-ag-s-$$ nsC=wgrs-ag-c-$$ nsD=wgrs-ag-d-$$
@@ -199,5 +202,19 @@ check "bad UTF-8 in a form: 400" eval '
 check "wgrs gate login from C (wg-quick's PostUp) unlocks C through the tunnel" eval '
 	C "$WGRS" gate login wg0 --code "$(next_code C)" && C ping -q -c 2 -w 10 10.70.0.1 &&
 	[ "$(kstate "$kC")" = authorized ]'
+# The screenshot goes where the harness collects files (/mnt/io in the VM:
+# out/vm-tests/vmN/ on the host), else into the test's temporary directory.
+shots=/mnt/io
+[ -d $shots ] && [ -w $shots ] || shots=$tmp
+browser_login() {
+	# D has been idle since its login: locked again first.
+	wait_for 60 eval '[ "$(kstate "$kD")" = locked ]' || { echo "D is not locked: $(kstate "$kD")"; return 1; }
+	# The code is read once the page is up (gate_browser.py runs this).
+	HOME=$tmp D python3 "$BROWSER" http://10.70.0.1:51821/ \
+		"python3 '$TOTP' '$(secret D)' '$tmp/used-D'" $shots/agent-browser-login.png || return 1
+	D ping -q -c 2 -w 10 10.70.0.1 && [ "$(kstate "$kD")" = authorized ] &&
+		audited login_ok ".peer == \"$kD\""
+}
+check_here "headless Chromium in D's namespace: the page through the tunnel, the code typed and submitted, D unlocked" browser_login
 check "no kernel splat" no_splat
 ktap_finish
