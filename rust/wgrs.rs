@@ -18,6 +18,7 @@ use kernel::prelude::*;
 
 mod abstractions;
 mod allowedips;
+mod bench;
 mod device;
 mod gate;
 mod gate_netlink;
@@ -50,6 +51,12 @@ module! {
         "net-pf-16-proto-16-family-wireguard",
         "net-pf-16-proto-16-family-wgrs_gate",
     ],
+    params: {
+        bench: i64 {
+            default: 0,
+            description: "1: run the in-module microbenchmarks (crypto, allowed-IPs) at load, 2: quickly; for make bench",
+        },
+    },
 }
 
 // The entry points C calls, bound to the driver's types.
@@ -68,6 +75,12 @@ struct Wgrs {
 
 impl kernel::Module for Wgrs {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        match *module_parameters::bench.value() {
+            1 => bench::run(false),
+            2 => bench::run(true),
+            0 => {}
+            v => pr_warn!("bench={} ignored: 1 runs the microbenchmarks, 2 their quick version\n", v),
+        }
         let gate = genetlink::GateRegistration::register()?;
         let link = rtnl::LinkRegistration::register()?;
         let genl = genetlink::FamilyRegistration::register()?;

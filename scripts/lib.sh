@@ -43,14 +43,15 @@ run_logged() {
 # Write an APT configuration that only this project uses, pointing at a copy of
 # the first stanza of the host's own debian.sources with another suite. It never
 # touches the host's sources: packages fetched this way are only downloaded.
-private_apt_conf() {
-	local suite=$1 dir=$2
+private_apt_conf() { # SUITE DIR [TYPES]   (TYPES: deb by default, or deb-src)
+	local suite=$1 dir=$2 types=${3:-deb}
 	local src=/etc/apt/sources.list.d/debian.sources
 	[ -r "$src" ] || die "cannot read $src to derive the $suite source"
 	mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial" "$dir/parts"
-	awk -v suite="$suite" '
+	awk -v suite="$suite" -v types="$types" '
 		/^[[:space:]]*$/ { if (seen) exit; next }
 		/^Suites:/ { print "Suites: " suite; seen=1; next }
+		/^Types:/ { print "Types: " types; seen=1; next }
 		{ print; seen=1 }
 	' "$src" >"$dir/parts/wgrs-$suite.sources"
 	cat >"$dir/apt.conf" <<CONF

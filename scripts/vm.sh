@@ -6,6 +6,8 @@
 #                 [--interactive] [--] CMD...
 #
 # The kernel is the debug one unless WGRS_KERNEL=release.
+# WGRS_QEMU_PLUGIN="PATH.so,arg=value,..." loads a TCG plugin (make bench's
+# instruction counter, scripts/build-plugin.sh).
 # --nic gives the guest a virtio NIC (eth0, MAC 52:54:00:12:34:N) whose
 # frames travel as UDP datagrams from 127.0.0.1:LPORT to 127.0.0.1:RPORT:
 # two boots with mirrored ports share a link (pair.sh).
@@ -109,6 +111,7 @@ say "booting $kver under QEMU/TCG with $cpus CPUs, ${mem} MiB"
 qemu=(qemu-system-x86_64 -accel tcg -cpu "${WGRS_QEMU_CPU:-max,la57=off}" -smp "$cpus" -m "$mem" -no-reboot
 	-kernel "$kdir/arch/x86/boot/bzImage" -append "$append"
 	-device virtio-rng-pci "${args[@]}")
+[ -n "${WGRS_QEMU_PLUGIN:-}" ] && qemu+=(-plugin "$WGRS_QEMU_PLUGIN")
 if [ -n "$nic" ]; then
 	IFS=: read -r lport rport nicn <<<"$nic"
 	qemu+=(-netdev "dgram,id=pair,local.type=inet,local.host=127.0.0.1,local.port=$lport,remote.type=inet,remote.host=127.0.0.1,remote.port=$rport"

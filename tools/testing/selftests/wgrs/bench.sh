@@ -8,30 +8,55 @@
 #
 # which scripts/bench.sh turns into medians and ratios. Figures: iperf3 TCP
 # with 1 and 4 streams in both directions (Mbit/s), UDP packets per second
-# received with 64-byte payloads, ping round-trip time p50 and p99 (us).
+# received with 64-byte payloads, ping round-trip time p50 and p99 (us);
+# for wgrs.ko also the same TCP and UDP figures with the gate on and the
+# peers authorized (*_gate: what the gate costs), and, once, the in-module
+# microbenchmarks (`modprobe wgrs bench=1`: lib/crypto ChaCha20-Poly1305
+# MB/s, allowed-IPs lookup ns at 1, 1k and 1M prefixes).
 #
-#   bench.sh [--smoke] [--rounds N] [--seconds S]
+#   bench.sh [--smoke] [--rounds N] [--seconds S] [--insn FILE]
+#
+# --insn FILE: the VM runs under the wgrs_insn QEMU plugin (tools/qemu/),
+# which appends its readings to FILE (shared with the host) when
+# ./wgrs-mark in FILE's directory asks. Adds the deterministic figure
+# insn_per_mb (guest instructions, all vCPUs, per MB sent through the
+# tunnel by one TCP stream A to B) and, in the last round, a per-block
+# profile of kernel code for each driver (PROF lines in FILE, with the
+# driver's /proc/kallsyms beside it for scripts/bench.sh to resolve).
 #
 # --smoke (what `make check` runs, on the debug kernel): one round of 3 s
-# runs (about two minutes there, under TCG); the KTAP cases check that every figure produced a number for both
-# drivers, so the benchmark cannot rot. It measures nothing worth keeping.
+# runs (about two minutes there, under TCG) and the quick microbenchmarks
+# (bench=2); the KTAP cases check that every figure produced a number for
+# both drivers, so the benchmark cannot rot. It measures nothing worth
+# keeping.
 # ksft-timeout: 300
 set -u
 cd "$(dirname "$0")" && . ./lib.sh && . ./tunnel_lib.sh
 require_root
 
-rounds=5 secs=10 pings=500 smoke=
+rounds=5 secs=10 pings=500 smoke= insn= micro=1 insn_mb=64
 while [ $# -gt 0 ]; do
 	case $1 in
-	--smoke) smoke=1 rounds=1 secs=3 pings=20; shift ;;
+	--smoke) smoke=1 rounds=1 secs=3 pings=20 micro=2; shift ;;
 	--rounds) rounds=$2; shift 2 ;;
 	--seconds) secs=$2; shift 2 ;;
+	--insn) insn=$2; shift 2 ;;
 	*) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
 drivers=(wireguard "$WGRS_MODULE")
 figures=(tcp1_ab tcp1_ba tcp4_ab tcp4_ba udp64_pps rtt_p50 rtt_p99)
-ktap_header $((${#drivers[@]} * (1 + ${#figures[@]}) * rounds))
+[ -n "$insn" ] && figures+=(insn_per_mb)
+gate_figures=(tcp1_ab_gate udp64_pps_gate)
+micro_figures=(crypto_seal crypto_open allowedips_1 allowedips_1000)
+[ "$micro" = 1 ] && micro_figures+=(allowedips_1000000)
+# Per round: tunnel up and the figures for each driver, the gate's set-up
+# and figures for wgrs; once: the microbenchmarks' load and figures, and
+# with --insn two profiles.
+nprof=0
+[ -n "$insn" ] && nprof=${#drivers[@]}
+ktap_header $(((${#drivers[@]} * (1 + ${#figures[@]}) + 1 + ${#gate_figures[@]}) * rounds +
+	1 + ${#micro_figures[@]} + nprof))
 
 tmp=$(mktemp -d)
 on_exit "rm -rf $tmp"
@@ -101,6 +126,61 @@ pct() { # P: the P-th percentile of sorted numbers on stdin
 	awk -v p="$1" '{ v[NR] = $1 } END { if (NR) { i = int((NR * p + 99) / 100); if (i < 1) i = 1; print v[i] } }'
 }
 
+# The instruction counter (--insn): labels are unique in the file.
+label=$((RANDOM * 256))
+mark() { # CMD: the plugin's reading for a new label, on stdout (MARK only)
+	label=$((label + 1))
+	"$(dirname "$insn")/wgrs-mark" "$1" $label || return 1
+	[ "$1" = mark ] && sed -n "s/^MARK $label \([0-9]*\)$/\1/p" "$insn" | tail -n 1
+	return 0
+}
+# Instructions per MB of one TCP stream A to B sending $insn_mb MB.
+insn_per_mb() {
+	local before after
+	before=$(mark mark) || return
+	A iperf3 -c 10.77.0.2 -n "${insn_mb}M" -J >$tmp/last.json 2>/dev/null || return
+	after=$(mark mark) || return
+	[ -n "$before" ] && [ -n "$after" ] && echo $(((after - before) / insn_mb))
+}
+# The same transfer under the kernel profile; keeps the symbols to resolve it.
+profile() { # DRIVER
+	mark prof-start && A iperf3 -c 10.77.0.2 -n "${insn_mb}M" >/dev/null 2>&1 &&
+		mark prof-stop && cp /proc/kallsyms "$(dirname "$insn")/kallsyms-$1.txt" &&
+		echo "$label" >"$(dirname "$insn")/profile-$1.label"
+}
+
+# The gate on both ends, each peer authorized (the state the data path
+# checks most cheaply but for gate off).
+gate_on() {
+	local ns peer
+	for ns in $nsA $nsB; do
+		[ $ns = $nsA ] && peer=$kB || peer=$kA
+		nsx $ns "$WGRS_BIN/wgrs" gate policy wg0 idle-timeout 3600 auth-port 8080 >/dev/null &&
+			nsx $ns "$WGRS_BIN/wgrs" gate authorize wg0 "$peer" >/dev/null || return 1
+	done
+	A ping -q -c 1 -W 5 10.77.0.2 >/dev/null
+}
+
+# The in-module microbenchmarks: their kernel log lines as BENCH records.
+micro_bench() {
+	local log
+	modprobe -r "$WGRS_MODULE" 2>/dev/null
+	dmesg -C
+	if ! modprobe "$WGRS_MODULE" bench=$micro; then
+		ktap_fail "modprobe $WGRS_MODULE bench=$micro"
+		for f in "${micro_figures[@]}"; do ktap_fail "$WGRS_MODULE: $f (not loaded)"; done
+		return
+	fi
+	log=$(dmesg --notime)
+	modprobe -r "$WGRS_MODULE"
+	ktap_ok "modprobe $WGRS_MODULE bench=$micro"
+	printf '%s\n' "$log" | grep 'wgrs bench:' | ktap_diag
+	for f in "${micro_figures[@]}"; do
+		read -r v u < <(printf '%s\n' "$log" | sed -n "s/.*wgrs bench: $f \([0-9.]*\) \([^ ]*\).*/\1 \2/p")
+		bench "$f" "$WGRS_MODULE" 1 "${v:-}" "${u:-?}"
+	done
+}
+
 for ((r = 1; r <= rounds; r++)); do
 	# Alternate which driver goes first, so that a slow drift of the
 	# machine does not favour one of them.
@@ -111,6 +191,11 @@ for ((r = 1; r <= rounds; r++)); do
 			ktap_fail "$d round $r: tunnel up"
 			printf '%s\n' "$out" | ktap_diag
 			for f in "${figures[@]}"; do ktap_fail "$d round $r: $f (no tunnel)"; done
+			[ -n "$insn" ] && [ $r = "$rounds" ] && ktap_fail "$d: kernel profile (no tunnel)"
+			if [ "$d" = "$WGRS_MODULE" ]; then
+				ktap_fail "$d round $r: gate on (no tunnel)"
+				for f in "${gate_figures[@]}"; do ktap_fail "$d round $r: $f (no tunnel)"; done
+			fi
 			tunnel_down "$d" >/dev/null 2>&1
 			continue
 		fi
@@ -123,7 +208,23 @@ for ((r = 1; r <= rounds; r++)); do
 		rtts >$tmp/rtt
 		bench rtt_p50 "$d" $r "$(pct 50 <$tmp/rtt)" us
 		bench rtt_p99 "$d" $r "$(pct 99 <$tmp/rtt)" us
+		[ -n "$insn" ] && bench insn_per_mb "$d" $r "$(insn_per_mb)" insn/MB
+		if [ -n "$insn" ] && [ $r = "$rounds" ]; then
+			if profile "$d"; then ktap_ok "$d: kernel profile of ${insn_mb} MB"; else ktap_fail "$d: kernel profile"; fi
+		fi
+		if [ "$d" = "$WGRS_MODULE" ]; then
+			if out=$(gate_on 2>&1); then
+				ktap_ok "$d round $r: gate on, peers authorized, ping through"
+				bench tcp1_ab_gate "$d" $r "$(tcp 1 ab)" Mbit/s
+				bench udp64_pps_gate "$d" $r "$(udp_pps)" pkt/s
+			else
+				ktap_fail "$d round $r: gate on"
+				printf '%s\n' "$out" | ktap_diag
+				for f in "${gate_figures[@]}"; do ktap_fail "$d round $r: $f (no gate)"; done
+			fi
+		fi
 		tunnel_down "$d" >/dev/null 2>&1
 	done
 done
+micro_bench
 ktap_finish
