@@ -25,6 +25,7 @@ use crate::peerlookup::{self, IndexTable, PubkeyTable, INDEX_BITS, PUBKEY_BITS};
 use crate::proto::constants::MESSAGE_PADDING_MULTIPLE;
 use crate::proto::cookie::{CookieChecker, CookieSecret, LoadTracker};
 use crate::proto::noise::StaticIdentity;
+use crate::queueing::CryptPool;
 use crate::ratelimiter::RateLimiter;
 use crate::{gate, receive, send, socket, timers};
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -123,6 +124,8 @@ pub(crate) struct Device {
     pub(crate) wq_handshake_rx: OwnedQueue,
     pub(crate) wq_handshake_tx: OwnedQueue,
     pub(crate) wq_crypt: OwnedQueue,
+    /// Per-CPU encryption queues, run on `wq_crypt`.
+    pub(crate) crypt: CryptPool,
     #[pin]
     pub(crate) gro: GroCells,
     /// The idle gate's policy and counters.
@@ -338,6 +341,7 @@ impl LinkDriver for Device {
                 wq_handshake_rx: queue("wg-kex-", &name, flags::CPU_INTENSIVE | flags::FREEZABLE | flags::PERCPU)?,
                 wq_handshake_tx: queue("wg-kex-", &name, flags::UNBOUND | flags::FREEZABLE)?,
                 wq_crypt: queue("wg-crypt-", &name, flags::CPU_INTENSIVE | flags::MEM_RECLAIM | flags::PERCPU)?,
+                crypt: CryptPool::new()?,
                 gro <- GroCells::new(),
                 gate <- DeviceGate::new(),
                 gate_timer <- Timer::new(),
@@ -412,6 +416,9 @@ impl LinkDriver for Device {
         this.wq_handshake_rx.destroy();
         this.wq_handshake_tx.destroy();
         this.wq_crypt.destroy();
+        // Empty already (every peer was flushed out); what a worker still
+        // held would keep peers, and through them this device, alive.
+        this.crypt.purge();
         this.purge_handshake_queue();
         this.gro.destroy();
         // Peers are freed by RCU callbacks; wait for them while the

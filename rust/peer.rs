@@ -200,6 +200,9 @@ impl Peer {
         noise::handshake_clear(this, &mut this.hs.lock());
         Timer::shutdown(this);
         let dev = &this.device;
+        // Twice, as the C driver: the first waits for the crypt workers,
+        // which may queue this peer's serial stage; the second for that.
+        dev.wq_crypt.flush();
         dev.wq_crypt.flush();
         dev.wq_handshake_tx.flush();
         let n = this.staged.lock().purge(DropReason::Shutdown);

@@ -1,91 +1,301 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The per-peer transmit queue: batches of packets that got their nonces
-//! together (one `send_staged` run), in nonce order, waiting for the peer's
-//! serial transmit stage to encrypt and send them. Bounded like the C
-//! driver's per-peer queue: past the limit new batches are refused.
+//! The transmit pipeline's queues.
+//!
+//! Every `send_staged` run makes one [`TxJob`]: the packets that got their
+//! nonces together, with the keypair they go out under. The job goes to two
+//! places at once:
+//!
+//! - the peer's [`TxQueue`], in nonce order: the peer's serial transmit
+//!   stage (one work item per peer, never concurrent with itself) sends the
+//!   job at its head once it is encrypted, so packets leave in order;
+//! - one device-wide [`CryptWorker`], chosen round-robin over the online
+//!   CPUs: encryption of a peer's consecutive jobs runs on all CPUs at once.
+//!
+//! This is the C driver's split (parallel crypto, ordered serial stage),
+//! handed over per batch rather than per packet: a GSO super-packet's
+//! segments cross CPUs as one job, with one reference on each side.
+//! Bounded like the C driver's per-peer queue: past the limit new jobs are
+//! refused.
 
 use crate::abstractions::rcu::RcuRc;
 use crate::abstractions::skb::{DropReason, SkbList};
+use crate::abstractions::sync::{new_spinlock_bh, SpinLockBh};
 use crate::noise::Keypair;
+use crate::peer::Peer;
+use crate::abstractions::workqueue::cpu;
+use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use kernel::prelude::*;
+use kernel::sync::Arc;
+use kernel::workqueue::{impl_has_work, new_work, Work, WorkItem};
 
 /// Packets queued per peer at most (as the C driver's MAX_QUEUED_PACKETS).
 pub(crate) const MAX_QUEUED_PACKETS: u32 = 1024;
 /// Packets waiting for a handshake per peer at most (MAX_STAGED_PACKETS).
 pub(crate) const MAX_STAGED_PACKETS: u32 = 128;
+/// Jobs of at most this many packets are encrypted by the peer's serial
+/// stage itself (measured: a crypt worker hand-off per small packet halves
+/// the small-packet rate on two CPUs; performance.rst).
+pub(crate) const INLINE_JOB_MAX: u32 = 2;
 
-/// Packets to send with one keypair.
-pub(crate) struct TxBatch {
+/// Packets to send with one keypair, encrypted by a crypt worker and sent
+/// by the peer's serial stage.
+///
+/// # Invariants
+///
+/// `encrypted` becomes true once, after the crypt worker has put the
+/// encrypted packets back into `packets` (Release); the serial stage takes
+/// them only after seeing it (Acquire).
+#[pin_data]
+pub(crate) struct TxJob {
     pub(crate) keypair: RcuRc<Keypair>,
-    pub(crate) packets: SkbList,
+    #[pin]
+    packets: SpinLockBh<SkbList>,
+    count: u32,
+    /// Small enough that the serial stage encrypts it itself: handing one
+    /// packet to another CPU costs more than it saves.
+    pub(crate) inline: bool,
+    encrypted: AtomicBool,
 }
 
-/// FIFO of batches.
-pub(crate) struct TxQueue {
-    batches: KVec<TxBatch>,
-    /// Index of the oldest batch in `batches`.
+impl TxJob {
+    /// A job for `packets` (their nonces taken from `keypair`). Atomic
+    /// context. On `ENOMEM` the packets are freed with the initialiser;
+    /// the caller counts them as dropped.
+    pub(crate) fn new(keypair: RcuRc<Keypair>, packets: SkbList) -> Result<Arc<Self>> {
+        let count = packets.len();
+        let inline = count <= INLINE_JOB_MAX;
+        Arc::pin_init(
+            pin_init!(Self {
+                keypair,
+                packets <- new_spinlock_bh!(packets, "wgrs_tx_job"),
+                count,
+                inline,
+                encrypted: AtomicBool::new(false),
+            }),
+            GFP_ATOMIC,
+        )
+    }
+
+    /// Packets in the job when it was made.
+    pub(crate) fn len(&self) -> u32 {
+        self.count
+    }
+
+    /// The crypt worker's side: encrypts the packets with `f` (which
+    /// returns the packet back, or drops it and returns `None`), then marks
+    /// the job encrypted.
+    pub(crate) fn encrypt_with(&self, mut f: impl FnMut(crate::abstractions::skb::SkBuff) -> Option<crate::abstractions::skb::SkBuff>) {
+        let mut todo = core::mem::replace(&mut *self.packets.lock(), SkbList::new());
+        let mut done = SkbList::new();
+        while let Some(skb) = todo.pop_front() {
+            if let Some(skb) = f(skb) {
+                done.push_back(skb);
+            }
+        }
+        *self.packets.lock() = done;
+        self.encrypted.store(true, Ordering::Release);
+    }
+
+    fn is_encrypted(&self) -> bool {
+        self.encrypted.load(Ordering::Acquire)
+    }
+
+    /// The serial stage's side: the encrypted packets.
+    pub(crate) fn take_packets(&self) -> SkbList {
+        core::mem::replace(&mut *self.packets.lock(), SkbList::new())
+    }
+}
+
+/// A FIFO over a vector: pushes at the end, pops from `head`, the space is
+/// reclaimed whenever it drains.
+struct Fifo<T> {
+    items: KVec<Option<T>>,
     head: usize,
+}
+
+impl<T> Fifo<T> {
+    const fn new() -> Self {
+        Self { items: KVec::new(), head: 0 }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.head >= self.items.len()
+    }
+
+    /// Appends `v` (atomic context); gives it back if memory is short.
+    fn push(&mut self, v: T) -> core::result::Result<(), T> {
+        if self.is_empty() {
+            self.items.clear();
+            self.head = 0;
+        }
+        if self.items.len() == self.items.capacity() && self.items.reserve(1, GFP_ATOMIC).is_err() {
+            return Err(v);
+        }
+        match self.items.push_within_capacity(Some(v)) {
+            Ok(()) => Ok(()),
+            Err(e) => match e.0 {
+                Some(v) => Err(v),
+                // Handed back what it was given, which was `Some`.
+                None => Ok(()),
+            },
+        }
+    }
+
+    fn front(&self) -> Option<&T> {
+        self.items.get(self.head).and_then(Option::as_ref)
+    }
+
+    fn pop(&mut self) -> Option<T> {
+        let v = self.items.get_mut(self.head)?.take();
+        self.head += 1;
+        if self.is_empty() {
+            self.items.clear();
+            self.head = 0;
+        }
+        v
+    }
+
+    fn clear(&mut self) {
+        self.items.clear();
+        self.head = 0;
+    }
+}
+
+/// A peer's jobs in nonce order, waiting for the serial transmit stage.
+pub(crate) struct TxQueue {
+    jobs: Fifo<Arc<TxJob>>,
     packets: u32,
 }
 
 impl TxQueue {
     pub(crate) const fn new() -> Self {
-        Self { batches: KVec::new(), head: 0, packets: 0 }
+        Self { jobs: Fifo::new(), packets: 0 }
     }
 
-    /// Appends a batch; gives it back if the queue is full or memory is
-    /// short (atomic context).
-    pub(crate) fn push(&mut self, batch: TxBatch) -> core::result::Result<(), TxBatch> {
-        let n = batch.packets.len();
+    /// Appends a job; gives it back if the queue is full or memory is short
+    /// (atomic context).
+    pub(crate) fn push(&mut self, job: Arc<TxJob>) -> core::result::Result<(), Arc<TxJob>> {
+        let n = job.len();
         if self.packets.saturating_add(n) > MAX_QUEUED_PACKETS {
-            return Err(batch);
+            return Err(job);
         }
-        if self.head > 0 && self.head == self.batches.len() {
-            self.batches.clear();
-            self.head = 0;
-        }
-        if self.batches.len() == self.batches.capacity() && self.batches.reserve(1, GFP_ATOMIC).is_err() {
-            return Err(batch);
-        }
-        match self.batches.push_within_capacity(batch) {
-            Ok(()) => {
-                self.packets = self.packets.saturating_add(n);
-                Ok(())
-            }
-            Err(e) => Err(e.0),
-        }
+        self.jobs.push(job)?;
+        self.packets = self.packets.saturating_add(n);
+        Ok(())
     }
 
-    /// Takes the oldest batch.
-    pub(crate) fn pop(&mut self) -> Option<TxBatch> {
-        if self.head >= self.batches.len() {
-            self.batches.clear();
-            self.head = 0;
+    /// Takes the oldest job if it is encrypted or the serial stage is to
+    /// encrypt it (`inline`); `None` if the queue is empty or its head is
+    /// still with a crypt worker.
+    pub(crate) fn pop_ready(&mut self) -> Option<Arc<TxJob>> {
+        let head = self.jobs.front()?;
+        if !head.inline && !head.is_encrypted() {
             return None;
         }
-        // Swap the batch out for an empty one with the same keypair; the
-        // slot is reclaimed when the queue drains.
-        let slot = self.batches.get_mut(self.head)?;
-        let batch = TxBatch { keypair: slot.keypair.clone(), packets: core::mem::replace(&mut slot.packets, SkbList::new()) };
-        self.head += 1;
-        self.packets = self.packets.saturating_sub(batch.packets.len());
-        if self.head == self.batches.len() {
-            self.batches.clear();
-            self.head = 0;
-        }
-        Some(batch)
+        let job = self.jobs.pop()?;
+        self.packets = self.packets.saturating_sub(job.len());
+        Some(job)
     }
 
     /// Drops everything; returns the number of packets.
     pub(crate) fn purge(&mut self) -> u32 {
         let mut n = 0u32;
-        for b in self.batches.iter_mut() {
-            n = n.saturating_add(b.packets.purge(DropReason::Shutdown));
+        while let Some(job) = self.jobs.pop() {
+            n = n.saturating_add(job.take_packets().purge(DropReason::Shutdown));
         }
-        self.batches.clear();
-        self.head = 0;
+        self.jobs.clear();
         self.packets = 0;
         n
+    }
+}
+
+/// One CPU's encryption queue and the work item that drains it.
+#[pin_data]
+pub(crate) struct CryptWorker {
+    #[pin]
+    jobs: SpinLockBh<Fifo<(Arc<Peer>, Arc<TxJob>)>>,
+    #[pin]
+    work: Work<CryptWorker>,
+}
+
+impl_has_work! {
+    impl HasWork<Self> for CryptWorker { self.work }
+}
+
+impl WorkItem for CryptWorker {
+    type Pointer = Arc<CryptWorker>;
+    fn run(this: Arc<CryptWorker>) {
+        while let Some((peer, job)) = this.pop() {
+            crate::send::encrypt_job(&peer, &job);
+        }
+    }
+}
+
+impl CryptWorker {
+    pub(crate) fn new() -> Result<Arc<Self>> {
+        Arc::pin_init(
+            pin_init!(Self {
+                jobs <- new_spinlock_bh!(Fifo::new(), "wgrs_crypt_jobs"),
+                work <- new_work!("wgrs_crypt"),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Queues a job for this worker (atomic context); gives it back if
+    /// memory is short. The caller then queues the work item.
+    pub(crate) fn push(&self, peer: Arc<Peer>, job: Arc<TxJob>) -> core::result::Result<(), (Arc<Peer>, Arc<TxJob>)> {
+        self.jobs.lock().push((peer, job))
+    }
+
+    fn pop(&self) -> Option<(Arc<Peer>, Arc<TxJob>)> {
+        self.jobs.lock().pop()
+    }
+
+    /// Drops whatever is still queued (device teardown, after the queue
+    /// that runs the workers is destroyed): the references to peers go.
+    pub(crate) fn purge(&self) {
+        let mut jobs = core::mem::replace(&mut *self.jobs.lock(), Fifo::new());
+        while let Some((_peer, job)) = jobs.pop() {
+            job.take_packets().purge(DropReason::Shutdown);
+        }
+    }
+}
+
+/// The device's crypt workers, one per possible CPU, and the round-robin
+/// cursor that spreads jobs over the online ones.
+pub(crate) struct CryptPool {
+    workers: KVec<Arc<CryptWorker>>,
+    last: AtomicI32,
+}
+
+impl CryptPool {
+    pub(crate) fn new() -> Result<Self> {
+        let n = cpu::nr_cpu_ids() as usize;
+        let mut workers = KVec::with_capacity(n, GFP_KERNEL)?;
+        for _ in 0..n {
+            workers.push(CryptWorker::new()?, GFP_KERNEL)?;
+        }
+        Ok(Self { workers, last: AtomicI32::new(-1) })
+    }
+
+    /// The next online CPU after the last one used. Racing callers may
+    /// pick the same CPU; that only unbalances, it never loses a job.
+    pub(crate) fn next_cpu(&self) -> i32 {
+        let cpu = cpu::next_online(self.last.load(Ordering::Relaxed));
+        self.last.store(cpu, Ordering::Relaxed);
+        cpu
+    }
+
+    pub(crate) fn worker(&self, cpu: i32) -> Option<&Arc<CryptWorker>> {
+        usize::try_from(cpu).ok().and_then(|i| self.workers.get(i))
+    }
+
+    /// See [`CryptWorker::purge`].
+    pub(crate) fn purge(&self) {
+        for w in self.workers.iter() {
+            w.purge();
+        }
     }
 }

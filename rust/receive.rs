@@ -115,16 +115,21 @@ fn data_done(peer: &Arc<Peer>, kp: &RcuRc<Keypair>, mut skb: SkBuff, ep: &Endpoi
         send::send_staged(peer);
     }
     keep_key_fresh(peer);
+    // One pass over the timers (one lock) for everything this packet
+    // tells them; a keepalive is not data.
+    let keepalive = skb.len() == 0;
     timers::update(peer, |t, now| {
         t.any_authenticated_packet_received();
         t.any_authenticated_packet_traversal(now);
+        if !keepalive {
+            t.data_received(now);
+        }
     });
-    if skb.len() == 0 {
+    if keepalive {
         rx_stats(peer, DATA_MIN_LEN as u32);
         skb.consume();
         return;
     }
-    timers::update(peer, |t, now| t.data_received(now));
     let padded = skb.len();
     let ds = skb.cb().ds;
     let g = rcu::read_lock();

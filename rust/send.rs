@@ -19,7 +19,10 @@ use crate::peer::{Peer, HANDSHAKE_WORK, TX_WORK};
 use crate::peerlookup;
 use crate::proto::messages::padding_len;
 use crate::proto::noise::tai64n;
-use crate::queueing::{TxBatch, MAX_STAGED_PACKETS};
+use crate::noise::Keypair;
+use crate::queueing::{CryptWorker, TxJob, MAX_STAGED_PACKETS};
+use crate::abstractions::rcu::RcuRc;
+use crate::abstractions::sync::BhDisabled;
 use crate::socket::{self, HANDSHAKE_DSCP};
 use crate::timers::{self, jitter};
 use kernel::prelude::*;
@@ -112,6 +115,7 @@ pub(crate) fn send_staged(peer: &Arc<Peer>) {
                 Ok(nonce) => {
                     let mut cb = skb.cb();
                     cb.nonce = nonce;
+                    cb.keepalive = u8::from(skb.len() == 0);
                     cb.ds = if skb.len() == 0 { 0 } else { skb.outer_ds() };
                     skb.set_cb(cb);
                     ready.push_back(skb);
@@ -126,7 +130,7 @@ pub(crate) fn send_staged(peer: &Arc<Peer>) {
             }
         }
         if ok {
-            queue_batch(peer, TxBatch { keypair: kp, packets: ready });
+            queue_job(peer, kp, ready);
             return;
         }
         packets.prepend(&mut ready);
@@ -141,50 +145,118 @@ pub(crate) fn send_staged(peer: &Arc<Peer>) {
     queue_handshake_initiation(peer, false);
 }
 
-fn queue_batch(peer: &Arc<Peer>, batch: TxBatch) {
+/// Hands packets that have their nonces to the pipeline: the job goes to
+/// the peer's serial queue (order) and to the next CPU's crypt worker
+/// (parallel encryption). Any context.
+fn queue_job(peer: &Arc<Peer>, keypair: RcuRc<Keypair>, packets: SkbList) {
+    let n = packets.len();
     let g = rcu::read_lock();
-    if peer.is_dead() {
-        drop(batch);
-        return;
-    }
-    if let Err(b) = peer.tx.lock().push(batch) {
-        if let Some(dev) = peer.device.netdev.get(&g) {
-            dev.count_tx_dropped(b.packets.len());
+    let dev = &peer.device;
+    let dropped = |n: u32| {
+        if let Some(d) = dev.netdev.get(&g) {
+            d.count_tx_dropped(n);
         }
+    };
+    if peer.is_dead() {
+        drop(packets);
         return;
     }
+    let Ok(job) = TxJob::new(keypair, packets) else {
+        dropped(n);
+        return;
+    };
+    if let Err(job) = peer.tx.lock().push(job.clone()) {
+        job.take_packets().purge(DropReason::QueueFull);
+        dropped(n);
+        return;
+    }
+    if job.inline {
+        // The serial stage encrypts it (not dead: checked in this section).
+        let _ = dev.wq_crypt.enqueue::<Arc<Peer>, TX_WORK>(peer.clone());
+        return;
+    }
+    let cpu = dev.crypt.next_cpu();
+    let queued = match dev.crypt.worker(cpu) {
+        Some(w) => match w.push(peer.clone(), job.clone()) {
+            Ok(()) => {
+                // Already queued (or running and about to look again):
+                // it will find this job.
+                let _ = dev.wq_crypt.enqueue_on::<Arc<CryptWorker>, 0>(cpu, w.clone());
+                true
+            }
+            Err(_) => false,
+        },
+        None => false,
+    };
     drop(g);
-    let _ = peer.device.wq_crypt.enqueue::<Arc<Peer>, TX_WORK>(peer.clone());
+    if !queued {
+        // No worker could take it (memory): encrypt it here, in order all
+        // the same, since the serial stage sends by queue position.
+        encrypt_job(peer, &job);
+    }
 }
 
-/// The peer's serial transmit stage (work item): encrypt each batch with
-/// its keypair and send it, in order.
+/// A crypt worker's step: encrypt one job in place, then let the peer's
+/// serial stage send whatever is ready at the head of its queue.
+pub(crate) fn encrypt_job(peer: &Arc<Peer>, job: &TxJob) {
+    encrypt_packets(job);
+    let _g = rcu::read_lock();
+    if !peer.is_dead() {
+        let _ = peer.device.wq_crypt.enqueue::<Arc<Peer>, TX_WORK>(peer.clone());
+    }
+}
+
+/// Encrypts a job's packets in place (dropping any that cannot be) and
+/// marks it encrypted.
+fn encrypt_packets(job: &TxJob) {
+    let kp = &job.keypair.kp;
+    job.encrypt_with(|mut skb| {
+        let cb = skb.cb();
+        let padding = padding_len(skb.len() as usize, cb.mtu as usize) as u32;
+        if skb.encrypt(padding, cb.nonce, kp.remote_index, kp.sending_key()) {
+            Some(skb)
+        } else {
+            skb.drop_with(DropReason::NoMem);
+            None
+        }
+    });
+}
+
+/// The peer's serial transmit stage (work item): send the encrypted jobs at
+/// the head of its queue, in order; stop at the first one a crypt worker
+/// still has (its worker queues this stage again when done).
 pub(crate) fn tx_worker(peer: &Arc<Peer>) {
     loop {
-        let Some(batch) = peer.tx.lock().pop() else {
+        let Some(job) = peer.tx.lock().pop_ready() else {
             break;
         };
-        let kp = &batch.keypair.kp;
+        if job.inline {
+            encrypt_packets(&job);
+        }
         timers::update(peer, |t, now| {
             t.any_authenticated_packet_traversal(now);
             t.any_authenticated_packet_sent();
         });
         let mut data_sent = false;
-        let mut packets = batch.packets;
-        while let Some(mut skb) = packets.pop_front() {
-            let cb = skb.cb();
-            let keepalive = skb.len() == 0;
-            let padding = padding_len(skb.len() as usize, cb.mtu as usize) as u32;
-            if !skb.encrypt(padding, cb.nonce, kp.remote_index, kp.sending_key()) {
-                skb.drop_with(DropReason::NoMem);
-                continue;
-            }
-            if socket::send_skb(peer, skb, cb.ds).is_ok() && !keepalive {
-                data_sent = true;
+        let mut packets = job.take_packets();
+        {
+            // The whole job leaves with bottom halves off: what the sends
+            // raise (a local receiver's backlog, the qdisc) runs once for
+            // the job, so the receiving side sees it as one batch (GRO).
+            let _bh = BhDisabled::new();
+            while let Some(skb) = packets.pop_front() {
+                let cb = skb.cb();
+                if socket::send_skb(peer, skb, cb.ds).is_ok() && cb.keepalive == 0 {
+                    data_sent = true;
+                }
             }
         }
         if data_sent {
-            timers::update(peer, |t, now| t.data_sent(now, jitter()));
+            timers::update(peer, |t, now| {
+                if t.data_sent_arms() {
+                    t.data_sent(now, jitter());
+                }
+            });
         }
         keep_key_fresh(peer);
     }

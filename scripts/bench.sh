@@ -13,6 +13,8 @@
 #
 # wgrs.ko is built against the release kernel in a directory of its own
 # under the cache, so the debug build in the checkout stays as it is.
+# WGRS_BENCH_SRC=DIR builds it from another tree's Kbuild and rust/ (a
+# baseline: `git worktree add DIR REV`); the report says which.
 . "$(dirname "$0")/lib.sh"
 
 rounds=${1:-5} secs=${2:-10}
@@ -28,7 +30,14 @@ kdir=$("$WGRS_TOP/scripts/build-kernel.sh" release)
 mod="$WGRS_CACHE/bench-module"
 say "building wgrs.ko against the release kernel in $mod"
 mkdir -p "$mod"
-rsync -a --delete --exclude '*.o' --exclude '*.cmd' "$WGRS_TOP/Kbuild" "$WGRS_TOP/rust" "$mod/"
+bsrc=${WGRS_BENCH_SRC:-$WGRS_TOP}
+[ -f "$bsrc/Kbuild" ] && [ -d "$bsrc/rust" ] || die "WGRS_BENCH_SRC=$bsrc has no Kbuild and rust/"
+rev=$(git -C "$bsrc" describe --always --dirty 2>/dev/null || echo unknown)
+# What a build generates stays out of the copy (the checkout's may be for the
+# debug kernel): the build here regenerates its own.
+rsync -a --delete --exclude '*.o' --exclude '*.cmd' --exclude '*.ko' \
+	--exclude 'bindings_generated.rs' --exclude 'static_wrappers.c' \
+	"$bsrc/Kbuild" "$bsrc/rust" "$mod/"
 llvm=()
 grep -q '^CONFIG_CC_IS_CLANG=y' "$kdir/.config" && llvm=(LLVM="$LLVM_SUFFIX")
 run_logged "$mod/build.log" make -C "$kdir" M="$mod" "${llvm[@]}" modules
@@ -66,7 +75,8 @@ tmpdoc=$(mktemp)
 	sed -n '1,/^.. bench-table-start/p' "$doc"
 	echo
 	echo "Measured $(date -u +%Y-%m-%d) by \`\`make bench\`\` ($rounds rounds of $secs s per figure):"
-	echo "release kernel $kver under QEMU/TCG, 2 vCPUs, on a host with $(nproc) CPUs ($cpu)."
+	echo "release kernel $kver under QEMU/TCG, 2 vCPUs, on a host with $(nproc) CPUs ($cpu);"
+	echo "wgrs.ko from $rev."
 	echo
 	echo "::"
 	echo

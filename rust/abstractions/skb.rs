@@ -72,6 +72,8 @@ pub(crate) struct PacketCb {
     pub(crate) mtu: u32,
     /// Outer DS field (ECN bits).
     pub(crate) ds: u8,
+    /// 1 for a keepalive (no payload), which does not count as data sent.
+    pub(crate) keepalive: u8,
 }
 
 const CB_LEN: usize = 48;

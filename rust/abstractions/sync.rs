@@ -69,3 +69,30 @@ unsafe impl Backend for SpinLockBhBackend {
         unsafe { bindings::spin_assert_is_held(ptr) }
     }
 }
+
+/// Bottom halves are disabled on this CPU while this lives
+/// (`local_bh_disable`); softirqs raised meanwhile run when it is dropped.
+///
+/// # Invariants
+///
+/// Bottom halves were disabled once by `new` on the current CPU and stay
+/// so until `drop`; the guard is not `Send`, so it is dropped on that CPU
+/// and in that context.
+pub(crate) struct BhDisabled(core::marker::PhantomData<*mut ()>);
+
+impl BhDisabled {
+    pub(crate) fn new() -> Self {
+        // SAFETY: always allowed outside hardirq context; paired with the
+        // enable in `drop`, on the same CPU since the guard is `!Send` and
+        // disabling bottom halves disables preemption.
+        unsafe { sys::wgrs_local_bh_disable() };
+        Self(core::marker::PhantomData)
+    }
+}
+
+impl Drop for BhDisabled {
+    fn drop(&mut self) {
+        // SAFETY: undoes the disable of `new` (type invariant above).
+        unsafe { sys::wgrs_local_bh_enable() };
+    }
+}

@@ -130,3 +130,22 @@ pub(crate) fn cond_resched() {
     // SAFETY: process context (work items), no locks held by the callers.
     unsafe { sys::wgrs_cond_resched() }
 }
+
+/// CPU numbers, for spreading work over the CPUs.
+pub(crate) mod cpu {
+    use crate::sys;
+
+    /// How many CPU ids there can be (`nr_cpu_ids`): every CPU number is
+    /// below it.
+    pub(crate) fn nr_cpu_ids() -> u32 {
+        // SAFETY: reads a value fixed at boot.
+        unsafe { sys::wgrs_nr_cpu_ids() }
+    }
+
+    /// The online CPU after `prev`, wrapping around (`prev` = -1: the
+    /// first one).
+    pub(crate) fn next_online(prev: i32) -> i32 {
+        // SAFETY: any `prev`; the shim only reads the online mask.
+        unsafe { sys::wgrs_next_online_cpu(prev) }
+    }
+}

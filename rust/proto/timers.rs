@@ -101,6 +101,12 @@ impl PeerTimers {
         }
     }
 
+    /// Whether [`Self::data_sent`] would arm anything now, so that callers
+    /// draw its random jitter only when it is used (as the C driver does).
+    pub fn data_sent_arms(&self) -> bool {
+        self.new_handshake.is_none() && self.running
+    }
+
     /// A data packet (not a keepalive) was sent (`wg_timers_data_sent`).
     pub fn data_sent(&mut self, now: u64, jitter_ns: u64) {
         if self.new_handshake.is_none() && self.running {

@@ -859,6 +859,21 @@ int wgrs_next_online_cpu(int prev)
 	return cpu;
 }
 
+void wgrs_local_bh_disable(void)
+{
+	local_bh_disable();
+}
+
+void wgrs_local_bh_enable(void)
+{
+	local_bh_enable();
+}
+
+unsigned int wgrs_nr_cpu_ids(void)
+{
+	return nr_cpu_ids;
+}
+
 u64 wgrs_jiffies(void)
 {
 	return get_jiffies_64();

@@ -126,12 +126,15 @@ pct() { # P: the P-th percentile of sorted numbers on stdin
 	awk -v p="$1" '{ v[NR] = $1 } END { if (NR) { i = int((NR * p + 99) / 100); if (i < 1) i = 1; print v[i] } }'
 }
 
-# The instruction counter (--insn): labels are unique in the file.
-label=$((RANDOM * 256))
+# The instruction counter (--insn): every request gets a label of its own
+# (kept in a file: mark runs in command substitutions, i.e. subshells).
+echo $((RANDOM * 256)) >$tmp/label
 mark() { # CMD: the plugin's reading for a new label, on stdout (MARK only)
-	label=$((label + 1))
+	local label
+	label=$(($(cat $tmp/label) + 1))
+	echo $label >$tmp/label
 	"$(dirname "$insn")/wgrs-mark" "$1" $label || return 1
-	[ "$1" = mark ] && sed -n "s/^MARK $label \([0-9]*\)$/\1/p" "$insn" | tail -n 1
+	[ "$1" = mark ] && sed -n "s/^MARK $label \([0-9]*\)$/\1/p" "$insn"
 	return 0
 }
 # Instructions per MB of one TCP stream A to B sending $insn_mb MB.
@@ -146,7 +149,7 @@ insn_per_mb() {
 profile() { # DRIVER
 	mark prof-start && A iperf3 -c 10.77.0.2 -n "${insn_mb}M" >/dev/null 2>&1 &&
 		mark prof-stop && cp /proc/kallsyms "$(dirname "$insn")/kallsyms-$1.txt" &&
-		echo "$label" >"$(dirname "$insn")/profile-$1.label"
+		cp $tmp/label "$(dirname "$insn")/profile-$1.label"
 }
 
 # The gate on both ends, each peer authorized (the state the data path
@@ -174,9 +177,9 @@ micro_bench() {
 	log=$(dmesg --notime)
 	modprobe -r "$WGRS_MODULE"
 	ktap_ok "modprobe $WGRS_MODULE bench=$micro"
-	printf '%s\n' "$log" | grep 'wgrs bench:' | ktap_diag
+	printf '%s\n' "$log" | grep 'wgrs: bench:' | ktap_diag
 	for f in "${micro_figures[@]}"; do
-		read -r v u < <(printf '%s\n' "$log" | sed -n "s/.*wgrs bench: $f \([0-9.]*\) \([^ ]*\).*/\1 \2/p")
+		read -r v u < <(printf '%s\n' "$log" | sed -n "s/.*wgrs: bench: $f \([0-9.]*\) \([^ ]*\).*/\1 \2/p")
 		bench "$f" "$WGRS_MODULE" 1 "${v:-}" "${u:-?}"
 	done
 }
