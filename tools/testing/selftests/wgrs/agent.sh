@@ -67,7 +67,7 @@ setup() {
 		name = "wg0"
 		state_db = "$db"
 		auth_port = 51821
-		idle_timeout = 8
+		idle_timeout = 20
 		max_session = 0
 	EOF
 	"$GATED" --check-config $conf
@@ -148,8 +148,8 @@ check "D is still locked" eval '! D ping -q -c 1 -w 2 10.70.0.1 && [ "$(kstate "
 check "D's own code unlocks D only (C's session is C's)" eval '
 	[ "$(post $nsD "{\"code\":\"$(next_code D)\"}")" = 200 ] && D ping -q -c 1 -w 5 10.70.0.1 &&
 	[ "$(kstate "$kD")" = authorized ]'
-check "C idle for 8 s: locked (idle) by the kernel, the agent logs it" eval '
-	wait_for 40 audited locked ".peer == \"$kC\" and .reason == \"idle\"" && [ "$(kstate "$kC")" = locked ]'
+check "C idle for 20 s: locked (idle) by the kernel, the agent logs it" eval '
+	wait_for 60 audited locked ".peer == \"$kC\" and .reason == \"idle\"" && [ "$(kstate "$kC")" = locked ]'
 check "the old code after the lock: still a replay" eval '[ "$(post $nsC "{\"code\":\"$code_c\"}")" = 401 ]'
 check_here "agent restart: C stays locked, the old code is still a replay" eval '
 	stop_agent && start_agent && [ "$(kstate "$kC")" = locked ] &&
@@ -208,7 +208,7 @@ shots=/mnt/io
 [ -d $shots ] && [ -w $shots ] || shots=$tmp
 browser_login() {
 	# D has been idle since its login: locked again first.
-	wait_for 60 eval '[ "$(kstate "$kD")" = locked ]' || { echo "D is not locked: $(kstate "$kD")"; return 1; }
+	wait_for 90 eval '[ "$(kstate "$kD")" = locked ]' || { echo "D is not locked: $(kstate "$kD")"; return 1; }
 	# The code is read once the page is up (gate_browser.py runs this).
 	HOME=$tmp D python3 "$BROWSER" http://10.70.0.1:51821/ \
 		"python3 '$TOTP' '$(secret D)' '$tmp/used-D'" $shots/agent-browser-login.png || return 1

@@ -9,9 +9,16 @@ __cleanup=()
 ktap_header() { __ktap_plan=$1; echo "TAP version 13"; echo "1..$1"; }
 ktap_diag() { sed 's/^/# /'; }
 # ok DESC / fail DESC / skip DESC REASON
-ktap_ok() { __ktap_n=$((__ktap_n + 1)); echo "ok $__ktap_n $*"; }
-ktap_fail() { __ktap_n=$((__ktap_n + 1)); __ktap_fail=$((__ktap_fail + 1)); echo "not ok $__ktap_n $*"; }
-ktap_skip() { __ktap_n=$((__ktap_n + 1)); __ktap_skip=$((__ktap_skip + 1)); echo "ok $__ktap_n $1 # SKIP $2"; }
+# A case that took 20 s or more says so in a diagnostic line after its
+# result: where the suite's time goes (TCG, debug kernel) stays visible.
+__ktap_t=$SECONDS
+__ktap_took() {
+	[ $((SECONDS - __ktap_t)) -lt 20 ] || echo "# case $__ktap_n took $((SECONDS - __ktap_t)) s"
+	__ktap_t=$SECONDS
+}
+ktap_ok() { __ktap_n=$((__ktap_n + 1)); echo "ok $__ktap_n $*"; __ktap_took; }
+ktap_fail() { __ktap_n=$((__ktap_n + 1)); __ktap_fail=$((__ktap_fail + 1)); echo "not ok $__ktap_n $*"; __ktap_took; }
+ktap_skip() { __ktap_n=$((__ktap_n + 1)); __ktap_skip=$((__ktap_skip + 1)); echo "ok $__ktap_n $1 # SKIP $2"; __ktap_took; }
 
 # check DESC CMD...: one test case from a command's status; its output is
 # shown as diagnostics when it fails.
