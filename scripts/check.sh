@@ -31,6 +31,22 @@ step() { # name cmd...
 }
 skip_step() { names+=("$1"); results+=("not run: $2"); times+=(0); failed=1; }
 
+# How much CPU this host gives: a fixed loop, alone and as two at once (on
+# two free cores both take about the same time). The VM suites run on TCG and
+# scale with it; the summary prints it so that a slow run can be told apart
+# from a slow change.
+calibrate() {
+	local t0 t1 t2
+	t0=$(date +%s%N)
+	awk 'BEGIN { for (i = 0; i < 2e7; i++) s += i }'
+	t1=$(date +%s%N)
+	awk 'BEGIN { for (i = 0; i < 2e7; i++) s += i }' & awk 'BEGIN { for (i = 0; i < 2e7; i++) s += i }'
+	wait
+	t2=$(date +%s%N)
+	printf '%d.%02d s alone, %d.%02d s two at once' $(((t1 - t0) / 1000000000)) $(((t1 - t0) / 10000000 % 100)) \
+		$(((t2 - t1) / 1000000000)) $(((t2 - t1) / 10000000 % 100))
+}
+host_cpu="$(nproc) CPUs, loop $(calibrate)"
 total=$SECONDS
 step "host setup" "$S/setup-host.sh" || true
 kernel_ok=1 module_ok=1 user_ok=1
@@ -73,6 +89,7 @@ say "summary (total $((SECONDS - total)) s)"
 for i in "${!names[@]}"; do
 	printf '  %-40s %-28s %5ss\n' "${names[i]}" "${results[i]}" "${times[i]}"
 done
+printf '  host at the start: %s; at the end: %s\n' "$host_cpu" "$(calibrate)"
 printf '  cargo test cases: %d passed, %d failed\n' "$cargo_pass" "$cargo_fail"
 printf '  VM test cases (kselftest + KUnit suites): %d passed, %d failed, %d skipped\n' \
 	"$ktap_pass" "$ktap_fail" "$ktap_skip"

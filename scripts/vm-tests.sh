@@ -74,7 +74,7 @@ boot() { # N PROGRAMS...
 	mkdir -p "$dir"
 	nic=nic$n
 	VM_IO="$dir" WGRS_VM_NAME="vm$n" "$WGRS_TOP/scripts/vm.sh" --cpus 2 \
-		--timeout "${WGRS_VM_TIMEOUT:-4200}" ${!nic:+--nic "${!nic}"} -- \
+		--timeout "${WGRS_VM_TIMEOUT:-4500}" ${!nic:+--nic "${!nic}"} -- \
 		env KUNIT_LOG=/mnt/io/kunit.log WGRS_BIN=/mnt/wgrs/userspace/target/release \
 		WGRS_PAIR_SEED="$seed" \
 		"/mnt/wgrs/$sel/run_kselftest.sh" "$@" >"$dir/console.log" 2>&1

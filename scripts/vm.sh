@@ -106,6 +106,10 @@ append="console=ttyS0 root=wgrsroot rootfstype=9p ro"
 append+=" rootflags=trans=virtio,version=9p2000.L,cache=loose,msize=512000"
 append+=" init=/sbin/wgrs-init panic=-1 oops=panic panic_on_warn=1 loglevel=4"
 append+=" printk.devkmsg=on"
+# KUnit runs a module's suites whenever it is loaded; on the debug kernel that
+# is ~50 s per `modprobe wgrs`, and the suites load the module dozens of times.
+# No suite matches this glob: kunit.sh widens it around its own modprobe.
+append+=" kunit.filter_glob=on-demand-only"
 
 say "booting $kver under QEMU/TCG with $cpus CPUs, ${mem} MiB"
 qemu=(qemu-system-x86_64 -accel tcg -cpu "${WGRS_QEMU_CPU:-max,la57=off}" -smp "$cpus" -m "$mem" -no-reboot

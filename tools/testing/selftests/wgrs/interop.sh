@@ -86,12 +86,18 @@ stop_iperf() {
 	rm -f $tmp/iperf.pid
 }
 on_exit stop_iperf
-iperf() { # NS SERVER [-R]: a 3 s TCP transfer; prints and checks the bytes received
-	local out bytes
-	out=$(nsx "$1" iperf3 -c "$2" -t 3 -J ${3:-} 2>&1) || { echo "$out" | tail -n 20; return 1; }
-	bytes=$(jq '.end.sum_received.bytes' <<<"$out")
-	echo "received: $bytes bytes"
-	[ "${bytes:-0}" -gt 100000 ]
+iperf() { # NS SERVER [-R]: a 5 s TCP transfer; prints and checks the bytes received
+	local out bytes try
+	# A second try only when the first moved (almost) nothing: on a heavily
+	# loaded host a userspace peer can stall a short transfer. Both tries
+	# are printed, so a flaky tunnel shows in the log.
+	for try in 1 2; do
+		out=$(nsx "$1" iperf3 -c "$2" -t 5 -J ${3:-} 2>&1) || { echo "$out" | tail -n 20; return 1; }
+		bytes=$(jq '.end.sum_received.bytes' <<<"$out")
+		echo "try $try: received $bytes bytes"
+		[ "${bytes:-0}" -gt 100000 ] && return 0
+	done
+	return 1
 }
 b_initiates() {
 	stop_b && peer_a && start_b 192.168.80.1:51850 || return 1
@@ -109,16 +115,24 @@ roam_a() {
 	pings $nsA 10.80.0.2 || return 1
 	[ "$(ep_b)" = 192.168.80.4:51850 ] || { echo "B's endpoint for A: $(ep_b)"; return 1; }
 }
+hs_a_after() { [ "$(hs_a)" -gt "$1" ]; }
 rekey() {
-	local before after out loss
+	local before after loss p
 	pings $nsA 10.80.0.2 >/dev/null || return 1
 	before=$(hs_a) before_b=$(hs_b)
-	out=$(A ping -c 135 -i 1 10.80.0.2 2>&1)
+	# A pings once a second until a few seconds after the new handshake:
+	# it is due 120 s after the session's (b_initiates), plus jitter.
+	A ping -c 170 -i 1 10.80.0.2 >$tmp/rekey-ping 2>&1 &
+	p=$!
+	wait_for 160 hs_a_after "$before"
+	nap 5
+	kill -INT $p 2>/dev/null
+	wait $p
 	after=$(hs_a) after_b=$(hs_b)
-	loss=$(sed -n 's/.* \([0-9.]*\)% packet loss.*/\1/p' <<<"$out")
-	echo "A's latest handshake: $before -> $after; ping loss: $loss%"
+	loss=$(sed -n 's/.* \([0-9.]*\)% packet loss.*/\1/p' $tmp/rekey-ping)
+	echo "A's latest handshake: $before -> $after; $(grep -o '[0-9]* packets transmitted' $tmp/rekey-ping), loss: $loss%"
 	echo "$before_b $after_b" >$tmp/hs-b
-	[ "$after" -gt "$before" ] && [ "${loss%.*}" -le 2 ]
+	[ "$after" -gt "$before" ] && [ -n "$loss" ] && [ "${loss%.*}" -le 2 ]
 }
 # suite IMPL: the cases against one implementation, in namespaces of
 # their own.
@@ -172,7 +186,8 @@ cases() {
 	check "$t after roaming: traffic both ways (v4, v6)" \
 		eval "pings $nsB fd80::1 && pings $nsA fd80::2"
 	# Rekey: the initiator of a session starts a new handshake when it
-	# sends after REKEY_AFTER_TIME (120 s). A pings once a second, 135 s.
+	# sends after REKEY_AFTER_TIME (120 s). A pings once a second until
+	# then.
 	check_here "$t rekey after 120 s while traffic flows: a new handshake, (almost) no loss" rekey
 	# (B's own clock for it: boringtun reports the time since the
 	# handshake where wg(8) expects the time of it, so only "it changed"

@@ -5,7 +5,7 @@
 # Prints a closing "N passed, N failed, N skipped" line; exits non-zero if any
 # program failed or was skipped (a skip is not a pass).
 cd "$(dirname "$0")" || exit 1
-default_timeout=${KSFT_TIMEOUT:-600}
+default_timeout=${KSFT_TIMEOUT:-1200}
 # Leak reports are about this suite only: forget what boot allocated.
 [ -w /sys/kernel/debug/kmemleak ] && echo clear >/sys/kernel/debug/kmemleak
 echo "TAP version 13"

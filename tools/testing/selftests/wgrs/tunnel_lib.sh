@@ -28,13 +28,23 @@ netns_add() {
 	done
 }
 
-# wait_for SECONDS CMD...: polls CMD every 0.2 s until it succeeds.
+# nap SECONDS: sleep(1) without starting a process: a read that times out
+# on a pipe that nobody writes to.
+exec {__nap_fd}<> <(:)
+nap() { read -r -t "$1" -u "$__nap_fd" _ || :; }
+
+# wait_for SECONDS CMD...: polls CMD until it succeeds, quickly at first,
+# then once a second. (A poll forks: on the debug kernel under TCG that is
+# costly, and a long wait polling five times a second would take CPU from
+# the test VM next to this one.)
 wait_for() {
-	local deadline=$((SECONDS + $1))
+	local deadline=$((SECONDS + $1)) i=0
+	local -a pause=(0.2 0.2 0.5 0.5 1)
 	shift
 	until "$@" >/dev/null 2>&1; do
 		[ $SECONDS -lt $deadline ] || return 1
-		sleep 0.2
+		nap "${pause[i]}"
+		[ $i -lt 4 ] && i=$((i + 1))
 	done
 }
 
