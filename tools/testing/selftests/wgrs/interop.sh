@@ -47,7 +47,9 @@ start_b() { # [ENDPOINT-OF-A]
 		;;
 	esac
 	pidB=$!
-	wait_for 30 test -S /run/wireguard/$IF.sock || { echo "no UAPI socket:"; cat $tmp/b.log; return 1; }
+	# A Go or Rust runtime starting on the debug kernel under TCG, next to
+	# a second busy VM, can take half a minute before its socket appears.
+	wait_for 120 test -S /run/wireguard/$IF.sock || { echo "no UAPI socket after 120 s:"; cat $tmp/b.log; return 1; }
 	wg set $IF private-key $tmp/kB listen-port 51851 peer "$kA" \
 		allowed-ips 10.80.0.1/32,fd80::1/128 ${1:+endpoint $1} &&
 		ip -n $nsB addr add 10.80.0.2/24 dev $IF && addr6 $nsB $IF fd80::2/64 &&

@@ -29,9 +29,13 @@ netns_add() {
 }
 
 # nap SECONDS: sleep(1) without starting a process: a read that times out
-# on a pipe that nobody writes to.
+# on a pipe that nobody writes to (status above 128); sleep(1) itself if
+# that read fails any other way, so a nap is never skipped.
 exec {__nap_fd}<> <(:)
-nap() { read -r -t "$1" -u "$__nap_fd" _ || :; }
+nap() {
+	read -r -t "$1" -u "$__nap_fd" _ 2>/dev/null
+	[ $? -gt 128 ] || sleep "$1"
+}
 
 # wait_for SECONDS CMD...: polls CMD until it succeeds, quickly at first,
 # then once a second. (A poll forks: on the debug kernel under TCG that is
