@@ -14,6 +14,8 @@
 sel=tools/testing/selftests/wgrs
 finisher=kernel_health.sh
 # WGRS_VM_PROGS="a.sh b.sh" runs those instead of TEST_PROGS.
+# WGRS_VM_CPUS (default 2) sets each boot's vCPUs; WGRS_VM_TIMEOUT (default
+# 4650 s, what `make check` can give within CI's 90 minutes) each boot's limit.
 read -ra progs <<<"${WGRS_VM_PROGS:-$(sed -n 's/^TEST_PROGS := //p' "$WGRS_TOP/$sel/Makefile")}"
 [ ${#progs[@]} -gt 0 ] || die "no TEST_PROGS in $sel/Makefile"
 read -ra boot1 <<<"${WGRS_VM_BOOT1-interop.sh netlink.sh upstream_netns.sh}"
@@ -73,8 +75,8 @@ boot() { # N PROGRAMS...
 	shift
 	mkdir -p "$dir"
 	nic=nic$n
-	VM_IO="$dir" WGRS_VM_NAME="vm$n" "$WGRS_TOP/scripts/vm.sh" --cpus 2 \
-		--timeout "${WGRS_VM_TIMEOUT:-4500}" ${!nic:+--nic "${!nic}"} -- \
+	VM_IO="$dir" WGRS_VM_NAME="vm$n" "$WGRS_TOP/scripts/vm.sh" --cpus "${WGRS_VM_CPUS:-2}" \
+		--timeout "${WGRS_VM_TIMEOUT:-4650}" ${!nic:+--nic "${!nic}"} -- \
 		env KUNIT_LOG=/mnt/io/kunit.log WGRS_BIN=/mnt/wgrs/userspace/target/release \
 		WGRS_PAIR_SEED="$seed" \
 		"/mnt/wgrs/$sel/run_kselftest.sh" "$@" >"$dir/console.log" 2>&1

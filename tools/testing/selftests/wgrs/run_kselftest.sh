@@ -6,8 +6,13 @@
 # program failed or was skipped (a skip is not a pass).
 cd "$(dirname "$0")" || exit 1
 default_timeout=${KSFT_TIMEOUT:-1200}
-# Leak reports are about this suite only: forget what boot allocated.
-[ -w /sys/kernel/debug/kmemleak ] && echo clear >/sys/kernel/debug/kmemleak
+# Leak reports are about this suite only: forget what boot allocated. And
+# no automatic scans: on the debug kernel under TCG each walk of memory
+# takes minutes of CPU from the tests; kernel_health.sh scans at the end.
+if [ -w /sys/kernel/debug/kmemleak ]; then
+	echo scan=off >/sys/kernel/debug/kmemleak
+	echo clear >/sys/kernel/debug/kmemleak
+fi
 echo "TAP version 13"
 echo "1..$#"
 n=0 pass=0 fail=0 skip=0
