@@ -115,7 +115,7 @@ kstate() { # PUBKEY: the kernel's gate state of that peer, from `wgrs gate statu
 }
 check_here "agent starts: policy pushed, auth page listening on S's tunnel address" start_agent
 check "C and D start locked; the agent logs it" eval '
-	wait_for 20 audited locked ".peer == \"$kC\"" && wait_for 20 audited locked ".peer == \"$kD\"" &&
+	wait_for 60 audited locked ".peer == \"$kC\"" && wait_for 60 audited locked ".peer == \"$kD\"" &&
 	[ "$(kstate "$kC")" = locked ] || { gate status wg0; cat $audit; false; }'
 check "locked C: ping to S dropped, the auth page answers" eval '
 	! C ping -q -c 2 -w 3 10.70.0.1 && C curl -s -m 20 http://10.70.0.1:51821/ | grep -q "<form"'

@@ -160,7 +160,7 @@ setup() {
 		f=$tmp/srv-$n
 		nsx $n python3 "$NET" serve 8080 9090 >"$f" 2>&1 &
 		pids+=($!)
-		wait_for 20 grep -q ready "$f" || { cat "$f"; return 1; }
+		wait_for 120 grep -q ready "$f" || { cat "$f"; return 1; }
 	done
 	start_ynl_server
 }
@@ -172,7 +172,7 @@ start_listener() { # NS IFINDEX FILE
 		--subscribe events --dump get --json "{\"ifindex\": $2}" >"$3" 2>&1 &
 	pids+=($!)
 	# The dump is printed after the subscription: then nothing is missed.
-	wait_for 60 test -s "$3" || { cat "$3"; return 1; }
+	wait_for 180 test -s "$3" || { cat "$3"; return 1; }
 	head -c 2 "$3" | grep -q '\[' || { cat "$3"; return 1; }
 }
 check_here "YNL listeners subscribed to events in S and in C" \

@@ -81,7 +81,7 @@ ep_a() { peer_field $nsA wg0 "$kB" 3; }   # A's endpoint for B
 ep_b() { peer_field - $IF "$kA" 3; }      # B's endpoint for A
 start_iperf() {
 	B iperf3 -s -D -I $tmp/iperf.pid >/dev/null 2>&1 || return 1
-	wait_for 20 eval "B ss -ltn | grep -q ':5201 '"
+	wait_for 60 eval "B ss -ltn | grep -q ':5201 '"
 }
 stop_iperf() {
 	[ -f $tmp/iperf.pid ] && kill "$(cat $tmp/iperf.pid)" 2>/dev/null
@@ -127,7 +127,7 @@ rekey() {
 	A ping -c 170 -i 1 10.80.0.2 >$tmp/rekey-ping 2>&1 &
 	p=$!
 	wait_for 160 hs_a_after "$before"
-	nap 5
+	sleep 5
 	kill -INT $p 2>/dev/null
 	wait $p
 	after=$(hs_a) after_b=$(hs_b)

@@ -159,7 +159,7 @@ iperf_both() {
 }
 iperf_both_() {
 	if [ $role = w ]; then
-		N iperf3 -s -D -I $tmp/iperf.pid >/dev/null 2>&1 && wait_for 20 eval "N ss -ltn | grep -q ':5201 '" ||
+		N iperf3 -s -D -I $tmp/iperf.pid >/dev/null 2>&1 && wait_for 60 eval "N ss -ltn | grep -q ':5201 '" ||
 			{ barrier iperf-ready fail; return 1; }
 		barrier iperf-ready ok >/dev/null
 		local r

@@ -28,15 +28,6 @@ netns_add() {
 	done
 }
 
-# nap SECONDS: sleep(1) without starting a process: a read that times out
-# on a pipe that nobody writes to (status above 128); sleep(1) itself if
-# that read fails any other way, so a nap is never skipped.
-exec {__nap_fd}<> <(:)
-nap() {
-	read -r -t "$1" -u "$__nap_fd" _ 2>/dev/null
-	[ $? -gt 128 ] || sleep "$1"
-}
-
 # wait_for SECONDS CMD...: polls CMD until it succeeds, quickly at first,
 # then once a second. (A poll forks: on the debug kernel under TCG that is
 # costly, and a long wait polling five times a second would take CPU from
@@ -47,9 +38,11 @@ wait_for() {
 	shift
 	until "$@" >/dev/null 2>&1; do
 		[ $SECONDS -lt $deadline ] || return 1
-		nap "${pause[i]}"
+		sleep "${pause[i]}"
 		[ $i -lt 4 ] && i=$((i + 1))
 	done
+	# (An until loop's status is its body's last command's, not 0.)
+	return 0
 }
 
 # new_key FILE: a fresh private key in FILE; prints its public key.
