@@ -37,14 +37,15 @@ skip_step() { names+=("$1"); results+=("not run: $2"); times+=(0); failed=1; }
 # from a slow change.
 calibrate() {
 	local t0 t1 t2
+	loop() { awk 'BEGIN { for (i = 0; i < 2e7; i++) s += i }'; }
+	secs() { printf '%d.%02d s' $(($1 / 1000000000)) $(($1 / 10000000 % 100)); }
 	t0=$(date +%s%N)
-	awk 'BEGIN { for (i = 0; i < 2e7; i++) s += i }'
+	loop
 	t1=$(date +%s%N)
-	awk 'BEGIN { for (i = 0; i < 2e7; i++) s += i }' & awk 'BEGIN { for (i = 0; i < 2e7; i++) s += i }'
+	loop & loop
 	wait
 	t2=$(date +%s%N)
-	printf '%d.%02d s alone, %d.%02d s two at once' $(((t1 - t0) / 1000000000)) $(((t1 - t0) / 10000000 % 100)) \
-		$(((t2 - t1) / 1000000000)) $(((t2 - t1) / 10000000 % 100))
+	echo "$(secs $((t1 - t0))) alone, $(secs $((t2 - t1))) two at once"
 }
 host_cpu="$(nproc) CPUs, loop $(calibrate)"
 total=$SECONDS

@@ -39,10 +39,8 @@ wait_for() {
 	until "$@" >/dev/null 2>&1; do
 		[ $SECONDS -lt $deadline ] || return 1
 		sleep "${pause[i]}"
-		[ $i -lt 4 ] && i=$((i + 1))
+		i=$((i < 4 ? i + 1 : 4))
 	done
-	# (An until loop's status is its body's last command's, not 0.)
-	return 0
 }
 
 # new_key FILE: a fresh private key in FILE; prints its public key.
