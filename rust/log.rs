@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Lifetime log lines ("wg0: Peer 3 created", ...), as the C driver prints
-//! them in its debug build, behind the module parameter `debug`
-//! (`/sys/module/wgrs/parameters/debug`). The upstream selftest pairs them
-//! to find leaks. Never used per packet.
+//! them in its debug build, and the timers' handshake decisions (retries,
+//! new handshakes after silence), behind the module parameter `debug`
+//! (`/sys/module/wgrs/parameters/debug`). The upstream selftest pairs the
+//! lifetime lines to find leaks. Never used per packet.
 
 /// Whether lifetime logging is on.
 pub(crate) fn enabled() -> bool {

@@ -233,12 +233,21 @@ pub(crate) fn tx_worker(peer: &Arc<Peer>) {
         if job.inline {
             encrypt_packets(&job);
         }
+        let mut packets = job.take_packets();
+        // The timers hear about the data *before* it leaves. The C driver
+        // arms its new-handshake timer after sending; but the answer can be
+        // processed on another CPU before this one returns from the send
+        // (the bottom half it raises runs the receiver right here), and a
+        // receipt that comes before the arming leaves the timer armed with
+        // nothing to cancel it: a needless handshake 15 s later.
+        let has_data = packets.iter_cb().any(|cb| cb.keepalive == 0);
         timers::update(peer, |t, now| {
             t.any_authenticated_packet_traversal(now);
             t.any_authenticated_packet_sent();
+            if has_data && t.data_sent_arms() {
+                t.data_sent(now, jitter());
+            }
         });
-        let mut data_sent = false;
-        let mut packets = job.take_packets();
         {
             // The whole job leaves with bottom halves off: what the sends
             // raise (a local receiver's backlog, the qdisc) runs once for
@@ -246,17 +255,8 @@ pub(crate) fn tx_worker(peer: &Arc<Peer>) {
             let _bh = BhDisabled::new();
             while let Some(skb) = packets.pop_front() {
                 let cb = skb.cb();
-                if socket::send_skb(peer, skb, cb.ds).is_ok() && cb.keepalive == 0 {
-                    data_sent = true;
-                }
+                let _ = socket::send_skb(peer, skb, cb.ds);
             }
-        }
-        if data_sent {
-            timers::update(peer, |t, now| {
-                if t.data_sent_arms() {
-                    t.data_sent(now, jitter());
-                }
-            });
         }
         keep_key_fresh(peer);
     }
@@ -353,13 +353,18 @@ pub(crate) fn send_handshake_initiation(peer: &Arc<Peer>) {
         }
         bytes
     };
+    // The retransmission timer is armed before the initiation leaves (the
+    // C driver arms it after sending): the response can be processed
+    // before this thread runs again (the responder's work may preempt it
+    // on this CPU), and a handshake that completed before the arming
+    // would leave the timer set, for a needless initiation 5 s later.
     timers::update(peer, |t, now| {
         t.any_authenticated_packet_traversal(now);
         t.any_authenticated_packet_sent();
         t.note_handshake_sent(now);
+        t.handshake_initiated(now, jitter());
     });
     let _ = socket::send_buffer(peer, &packet, HANDSHAKE_DSCP);
-    timers::update(peer, |t, now| t.handshake_initiated(now, jitter()));
 }
 
 /// Answers a consumed initiation and derives the session (handshake mutex

@@ -8,7 +8,9 @@ use crate::abstractions::skb::DropReason;
 use crate::abstractions::time;
 use crate::abstractions::timer::Timer;
 use crate::abstractions::rcu;
+use crate::log::{ifname, lifetime};
 use crate::peer::{Peer, CLEAR_WORK};
+use crate::proto::constants::{KEEPALIVE_TIMEOUT, MAX_TIMER_HANDSHAKES, REKEY_TIMEOUT};
 use crate::proto::timers::{jitter_from_random, PeerTimers, TimerAction};
 use crate::send;
 use kernel::sync::Arc;
@@ -87,11 +89,24 @@ pub(crate) fn expired(peer: &Arc<Peer>) {
 fn perform(peer: &Arc<Peer>, action: TimerAction) {
     match action {
         TimerAction::RetransmitInitiation => {
+            lifetime!(
+                "{}: Peer {}: no handshake response within {} seconds, sending initiation again (attempt {})\n",
+                ifname(&peer.ifname),
+                peer.id,
+                REKEY_TIMEOUT,
+                peer.timers.lock().t.handshake_attempts.saturating_add(1)
+            );
             // The cached source may be why nothing gets through.
             peer.clear_endpoint_src();
             send::queue_handshake_initiation(peer, true);
         }
         TimerAction::GiveUp => {
+            lifetime!(
+                "{}: Peer {}: handshake given up after {} attempts\n",
+                ifname(&peer.ifname),
+                peer.id,
+                MAX_TIMER_HANDSHAKES.saturating_add(2)
+            );
             // Nothing waits for a handshake that will not come.
             let n = peer.staged.lock().purge(DropReason::Purged);
             if let Some(dev) = peer.device.netdev.get(&rcu::read_lock()) {
@@ -100,6 +115,12 @@ fn perform(peer: &Arc<Peer>, action: TimerAction) {
         }
         TimerAction::SendKeepalive | TimerAction::PersistentKeepalive => send::send_keepalive(peer),
         TimerAction::NewHandshake => {
+            lifetime!(
+                "{}: Peer {}: sent data but heard nothing back for {} seconds, starting a new handshake\n",
+                ifname(&peer.ifname),
+                peer.id,
+                KEEPALIVE_TIMEOUT.saturating_add(REKEY_TIMEOUT)
+            );
             peer.clear_endpoint_src();
             send::queue_handshake_initiation(peer, false);
         }

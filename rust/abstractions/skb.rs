@@ -479,6 +479,22 @@ impl SkbList {
         other.len = 0;
     }
 
+    /// The tunnel metadata of each packet, front to back.
+    pub(crate) fn iter_cb(&self) -> impl Iterator<Item = PacketCb> + '_ {
+        let mut p = self.head;
+        core::iter::from_fn(move || {
+            if p.is_null() {
+                return None;
+            }
+            // SAFETY: `p` is one of the list's valid skbs (type invariant),
+            // which stay linked while the list is borrowed; `cb` is 48 bytes
+            // inside it and `PacketCb` fits and accepts any bit pattern.
+            let cb = unsafe { ptr::read_unaligned(ptr::addr_of!((*p).cb).cast::<PacketCb>()) };
+            p = next_of(p);
+            Some(cb)
+        })
+    }
+
     /// Frees every packet, with `reason`; returns how many there were.
     pub(crate) fn purge(&mut self, reason: DropReason) -> u32 {
         let n = self.len;

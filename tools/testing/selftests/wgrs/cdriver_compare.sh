@@ -122,6 +122,20 @@ tunnel() {
 	on_exit "ip netns del $nsB"
 	veth_pair $nsA vA 192.168.77.1/24 $nsB vB 192.168.77.2/24 || return 1
 	ip -n $nsA link add wg0 type wireguard && ip -n $nsB link add wg0 type wireguard || return 1
+	# Only the test's pings cross the tunnel: the kernel's own IPv6
+	# chatter on a new link (router solicitations, MLD reports; no peer
+	# takes them) would add counts at times that differ run to run.
+	local ns
+	for ns in $nsA $nsB; do
+		nsx $ns nft -f - <<-'EOF' || return 1
+			table inet wgrs_cmp {
+				chain out {
+					type filter hook output priority 0
+					oifname "wg0" meta l4proto ipv6-icmp icmpv6 type != { echo-request, echo-reply } drop
+				}
+			}
+		EOF
+	done
 	A wg set wg0 private-key $tmp/kA listen-port 51840 peer "$(wg pubkey <$tmp/kB)" \
 		allowed-ips 10.77.0.2/32,fd77::2/128 endpoint 192.168.77.2:51841 &&
 		B wg set wg0 private-key $tmp/kB listen-port 51841 peer "$(wg pubkey <$tmp/kA)" \
@@ -139,6 +153,16 @@ case_live() {
 	tunnel || return 1
 	run ping -c 1 -s 100 -w 10 -q 10.77.0.2 | sed -E 's/, time [0-9]+ms//; /^rtt/d'
 	run ping -c 1 -s 1000 -w 10 -q fd77::2 | sed -E 's/, time [0-9]+ms//; /^rtt/d'
+	# The counters once the timers are done: A owes B one passive
+	# keepalive 10 s after B's last reply, and then nothing may happen (a
+	# new handshake would come 15 s after A's last data, some 5 s after
+	# the keepalive; wait past that too).
+	local txA rxB
+	txA=$(peer_field $nsA wg0 "$kB" 7) rxB=$(peer_field $nsB wg0 "$kA" 6)
+	wait_for 60 eval '[ "$(peer_field $nsA wg0 "$kB" 7)" != "$txA" ] &&
+		[ "$(peer_field $nsB wg0 "$kA" 6)" != "$rxB" ]' ||
+		echo "no passive keepalive from A within 60 s"
+	sleep 7
 	show_all
 	echo "$ B: wg show wg0 dump"
 	B wg show wg0 dump | mask_dump
