@@ -6,9 +6,10 @@
 # The suite runs in two VM boots at once (WGRS_VM_JOBS=1 for one): under
 # TCG a boot running shell scripts keeps about one host core busy, and the
 # machine has two. The programs named in WGRS_VM_BOOT1 (default: the
-# upstream netns.sh, the longest, the interop run and netlink.sh: about half of the
-# suite's time) run in one boot, the rest in the other; kernel_health.sh,
-# which judges the whole boot (splats, kmemleak), ends each boot.
+# upstream netns.sh, the longest, the interop run, netlink.sh and agent.sh:
+# about half of the suite's time) run in one boot, the rest in the other;
+# kernel_health.sh, which judges the whole boot (splats, kmemleak), ends
+# each boot.
 . "$(dirname "$0")/lib.sh"
 
 sel=tools/testing/selftests/wgrs
@@ -18,7 +19,7 @@ finisher=kernel_health.sh
 # 4650 s, what `make check` can give within CI's 90 minutes) each boot's limit.
 read -ra progs <<<"${WGRS_VM_PROGS:-$(sed -n 's/^TEST_PROGS := //p' "$WGRS_TOP/$sel/Makefile")}"
 [ ${#progs[@]} -gt 0 ] || die "no TEST_PROGS in $sel/Makefile"
-read -ra boot1 <<<"${WGRS_VM_BOOT1-interop.sh netlink.sh upstream_netns.sh}"
+read -ra boot1 <<<"${WGRS_VM_BOOT1-interop.sh netlink.sh upstream_netns.sh agent.sh}"
 jobs=${WGRS_VM_JOBS:-2}
 out="$WGRS_TOP/out/vm-tests"
 rm -rf "$out"
