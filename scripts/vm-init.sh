@@ -33,6 +33,10 @@ mount -t 9p -o "$p9,ro,cache=loose" wgrsynl /mnt/ynl
 # when the host has built them.
 mkdir -p /mnt/tools
 mount -t 9p -o "$p9,ro,cache=loose" wgrstools /mnt/tools 2>/dev/null || rmdir /mnt/tools
+# The work queue that boots running side by side share (scripts/vm-tests.sh);
+# uncached, so that each boot sees the other's claims at once.
+mkdir -p /mnt/queue
+mount -t 9p -o "$p9" wgrsqueue /mnt/queue 2>/dev/null || rmdir /mnt/queue
 hostname wgrs-vm
 ip link set lo up
 

@@ -5,11 +5,13 @@
 #
 # The suite runs in two VM boots at once (WGRS_VM_JOBS=1 for one): under
 # TCG a boot running shell scripts keeps about one host core busy, and the
-# machine has two. The programs named in WGRS_VM_BOOT1 (default: the
-# upstream netns.sh, the longest, the interop run, netlink.sh and agent.sh:
-# about half of the suite's time) run in one boot, the rest in the other;
-# kernel_health.sh, which judges the whole boot (splats, kmemleak), ends
-# each boot.
+# machine has two. The boots share a work queue (out/vm-tests/queue, a 9p
+# directory both mount): each takes the next program that the other has
+# not taken, longest first, so neither idles while the other still has a
+# backlog, however unevenly a loaded host slows the programs down.
+# pair_cdriver.sh and pair_wgrs.sh (the two sides of one test) open the
+# boots, and kernel_health.sh, which judges the whole boot (splats,
+# kmemleak), closes each.
 . "$(dirname "$0")/lib.sh"
 
 sel=tools/testing/selftests/wgrs
@@ -19,44 +21,60 @@ finisher=kernel_health.sh
 # 4650 s, what `make check` can give within CI's 90 minutes) each boot's limit.
 read -ra progs <<<"${WGRS_VM_PROGS:-$(sed -n 's/^TEST_PROGS := //p' "$WGRS_TOP/$sel/Makefile")}"
 [ ${#progs[@]} -gt 0 ] || die "no TEST_PROGS in $sel/Makefile"
-read -ra boot1 <<<"${WGRS_VM_BOOT1-interop.sh netlink.sh upstream_netns.sh agent.sh}"
 jobs=${WGRS_VM_JOBS:-2}
 out="$WGRS_TOP/out/vm-tests"
 rm -rf "$out"
 mkdir -p "$out"
 
-# Partition: group 1 gets the WGRS_VM_BOOT1 programs, group 2 the rest, in the
-# order TEST_PROGS gives; the finisher closes both.
-g1=() g2=() has_finisher= pair=
+# The queue's order: the longest programs first (measured on the debug
+# kernel, longest to shortest), so that the last ones to be taken are short
+# and the two boots end close together; programs not named here follow in
+# TEST_PROGS order.
+longest_first=(upstream_netns.sh gate.sh interop.sh agent.sh cdriver_compare.sh
+	bench_smoke.sh netlink.sh kunit.sh wgquick.sh netns_devices.sh module.sh
+	unload_live.sh)
+queued=() has_finisher= pair=
 for p in "${progs[@]}"; do
 	if [ "$p" = "$finisher" ]; then
 		has_finisher=1
 	elif [ "$p" = pair_cdriver.sh ] || [ "$p" = pair_wgrs.sh ]; then
-		# The two sides of pair.sh: first in each boot (below).
 		pair=1
-	elif [ "$jobs" -gt 1 ] && [[ " ${boot1[*]} " == *" $p "* ]]; then
-		g1+=("$p")
-	else
-		g2+=("$p")
 	fi
 done
-# pair.sh needs two boots joined by a link: the C side opens the first,
-# the wgrs side the second, so that both start at about the same time.
-nic1= nic2= failed_pair=
-if [ -n "$pair" ] && [ "$jobs" -gt 1 ]; then
-	g1=(pair_cdriver.sh "${g1[@]}") g2=(pair_wgrs.sh "${g2[@]}")
-	p1=$((20000 + RANDOM % 20000))
-	nic1="$p1:$((p1 + 1)):1" nic2="$((p1 + 1)):$p1:2"
-elif [ -n "$pair" ]; then
-	say "one VM boot only: pair_cdriver.sh and pair_wgrs.sh (wgrs.ko against wireguard.ko across two VMs) cannot run; the run fails"
-	failed_pair=1
-fi
-if [ ${#g1[@]} -eq 0 ] || [ ${#g2[@]} -eq 0 ]; then
-	g2=("${g1[@]}" "${g2[@]}") g1=()
-fi
+for p in "${longest_first[@]}"; do
+	[[ " ${progs[*]} " == *" $p "* ]] && queued+=("$p")
+done
+for p in "${progs[@]}"; do
+	case " $finisher pair_cdriver.sh pair_wgrs.sh ${longest_first[*]} " in
+	*" $p "*) ;;
+	*) queued+=("$p") ;;
+	esac
+done
+fin=${has_finisher:+$finisher}
 groups=()
-[ ${#g1[@]} -gt 0 ] && groups+=("${g1[*]}${has_finisher:+ $finisher}")
-groups+=("${g2[*]}${has_finisher:+ $finisher}")
+nic1= nic2= failed_pair=
+if [ "$jobs" -gt 1 ]; then
+	q="$out/queue"
+	mkdir -p "$q"
+	printf '%s\n' "${queued[@]}" >"$q/list"
+	export WGRS_VM_QUEUE=$q
+	# pair.sh needs two boots joined by a link: the C side opens the
+	# first, the wgrs side the second, so that both start at about the
+	# same time.
+	if [ -n "$pair" ]; then
+		groups=("pair_cdriver.sh @queue $fin" "pair_wgrs.sh @queue $fin")
+		p1=$((20000 + RANDOM % 20000))
+		nic1="$p1:$((p1 + 1)):1" nic2="$((p1 + 1)):$p1:2"
+	else
+		groups=("@queue $fin" "@queue $fin")
+	fi
+else
+	if [ -n "$pair" ]; then
+		say "one VM boot only: pair_cdriver.sh and pair_wgrs.sh (wgrs.ko against wireguard.ko across two VMs) cannot run; the run fails"
+		failed_pair=1
+	fi
+	groups=("${queued[*]} $fin")
+fi
 
 # One caller of this script at a time (its boots share the two cores); the
 # boots themselves then skip vm.sh's own one-VM lock.
@@ -80,7 +98,8 @@ boot() { # N PROGRAMS...
 		--timeout "${WGRS_VM_TIMEOUT:-4650}" ${!nic:+--nic "${!nic}"} -- \
 		env KUNIT_LOG=/mnt/io/kunit.log WGRS_BIN=/mnt/wgrs/userspace/target/release \
 		WGRS_PAIR_SEED="$seed" \
-		"/mnt/wgrs/$sel/run_kselftest.sh" "$@" >"$dir/console.log" 2>&1
+		"/mnt/wgrs/$sel/run_kselftest.sh" ${WGRS_VM_QUEUE:+--queue /mnt/queue} "$@" \
+		>"$dir/console.log" 2>&1
 }
 
 pids=() tails=()
@@ -92,7 +111,7 @@ for i in "${!groups[@]}"; do
 done
 for i in "${!groups[@]}"; do
 	read -ra g <<<"${groups[i]}"
-	say "VM $((i + 1)) of ${#groups[@]} runs: ${g[*]}"
+	say "VM $((i + 1)) of ${#groups[@]} runs: ${g[*]/@queue/(programs from the queue)}"
 	boot $((i + 1)) "${g[@]}" &
 	pids+=($!)
 done
@@ -121,4 +140,14 @@ for i in "${!groups[@]}"; do
 	[ -f "$d/kunit.log" ] && cp "$d/kunit.log" "$out/kunit.log"
 done
 [ -z "$failed_pair" ] || rc=1
+# Every queued program must have been taken and have finished: a boot that
+# died or timed out leaves its program without an exit status.
+if [ -n "${WGRS_VM_QUEUE:-}" ]; then
+	for p in "${queued[@]}"; do
+		if [ ! -f "$WGRS_VM_QUEUE/claimed.$p/rc" ]; then
+			say "$p: $([ -d "$WGRS_VM_QUEUE/claimed.$p" ] && echo "did not finish" || echo "never ran")"
+			rc=1
+		fi
+	done
+fi
 exit "$rc"

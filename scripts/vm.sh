@@ -17,7 +17,8 @@
 # (read-only), other WireGuard implementations (scripts/build-tools.sh) at
 # /mnt/tools if built, the kernel's modules plus wgrs.ko at /lib/modules, and
 # /mnt/io is a writable directory shared with the host ($VM_IO if set, else
-# a temporary one), which is also the working directory.
+# a temporary one), which is also the working directory; with
+# WGRS_VM_QUEUE set, that host directory is also writable at /mnt/queue.
 # The command's exit status becomes this script's.
 . "$(dirname "$0")/lib.sh"
 
@@ -98,6 +99,8 @@ mapfile -t shares < <(
 	share wgrsynl "$src/tools/net/ynl" ro
 	share wgrsio "$io"
 	[ -d "$WGRS_CACHE/tools" ] && share wgrstools "$WGRS_CACHE/tools" ro
+	# vm-tests.sh's work queue, shared by the boots it runs side by side.
+	[ -n "${WGRS_VM_QUEUE:-}" ] && share wgrsqueue "$WGRS_VM_QUEUE"
 )
 args=()
 for s in "${shares[@]}"; do read -ra a <<<"$s"; args+=("${a[@]}"); done

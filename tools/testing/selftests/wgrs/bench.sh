@@ -113,15 +113,16 @@ bench() {
 # iperf3 from A to B's server; "ba" runs it reversed (B sends).
 # A run that moved no byte at all (seen on the loaded debug kernel with 4
 # streams, through either driver: iperf3 reports 0 bytes, no error) is tried
-# once more, twice as long, and says so.
+# again, twice as long each time (at most three tries), and says so.
 tcp() { # STREAMS ab|ba
-	local rev= v try
+	local rev= v try t
 	[ "$2" = ba ] && rev=-R
-	for try in 1 2; do
-		A iperf3 -c 10.77.0.2 -t $((try * secs)) -P "$1" $rev -J >$tmp/last.json 2>/dev/null
+	for try in 1 2 3; do
+		t=$((secs << (try - 1)))
+		A iperf3 -c 10.77.0.2 -t $t -P "$1" $rev -J >$tmp/last.json 2>/dev/null
 		v=$(jq -r '.end.sum_received.bits_per_second / 1e6 | . * 1000 | floor / 1000' $tmp/last.json 2>/dev/null)
 		[[ $v =~ ^[0-9.]+$ ]] && [ "$v" != 0 ] && break
-		[ $try = 1 ] && echo "# tcp $1 $2: no bytes in $secs s ('$v'), once more" >&2
+		[ $try -lt 3 ] && echo "# tcp $1 $2: no bytes in $t s ('$v'), once more" >&2
 		sleep 1
 	done
 	echo "$v"

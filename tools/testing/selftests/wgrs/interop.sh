@@ -90,11 +90,11 @@ stop_iperf() {
 on_exit stop_iperf
 iperf() { # NS SERVER [-R]: a 5 s TCP transfer; prints and checks the bytes received
 	local out bytes try
-	# A second, 10 s long try only when the first moved (almost) nothing:
-	# on a heavily loaded host a userspace peer can stall a short transfer.
-	# Both tries are printed, so a flaky tunnel shows in the log.
-	for try in 1 2; do
-		out=$(nsx "$1" iperf3 -c "$2" -t $((try * 5)) -J ${3:-} 2>&1) || { echo "$out" | tail -n 20; return 1; }
+	# Another, longer try (10 s, then 20 s) only when the last moved (almost)
+	# nothing: on a heavily loaded host a userspace peer can stall a short
+	# transfer. Every try is printed, so a flaky tunnel shows in the log.
+	for try in 1 2 3; do
+		out=$(nsx "$1" iperf3 -c "$2" -t $((5 << (try - 1))) -J ${3:-} 2>&1) || { echo "$out" | tail -n 20; return 1; }
 		bytes=$(jq '.end.sum_received.bytes' <<<"$out")
 		echo "try $try: received $bytes bytes"
 		[ "${bytes:-0}" -gt 100000 ] && return 0
