@@ -34,20 +34,14 @@ longest_first=(upstream_netns.sh gate.sh interop.sh agent.sh cdriver_compare.sh
 	bench_smoke.sh netlink.sh kunit.sh wgquick.sh netns_devices.sh module.sh
 	unload_live.sh)
 queued=() has_finisher= pair=
-for p in "${progs[@]}"; do
-	if [ "$p" = "$finisher" ]; then
-		has_finisher=1
-	elif [ "$p" = pair_cdriver.sh ] || [ "$p" = pair_wgrs.sh ]; then
-		pair=1
-	fi
-done
 for p in "${longest_first[@]}"; do
 	[[ " ${progs[*]} " == *" $p "* ]] && queued+=("$p")
 done
 for p in "${progs[@]}"; do
-	case " $finisher pair_cdriver.sh pair_wgrs.sh ${longest_first[*]} " in
-	*" $p "*) ;;
-	*) queued+=("$p") ;;
+	case $p in
+	"$finisher") has_finisher=1 ;;
+	pair_cdriver.sh | pair_wgrs.sh) pair=1 ;;
+	*) [[ " ${longest_first[*]} " == *" $p "* ]] || queued+=("$p") ;;
 	esac
 done
 fin=${has_finisher:+$finisher}
