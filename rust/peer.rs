@@ -21,7 +21,8 @@ use crate::proto::noise::{Handshake, StaticIdentity};
 use crate::proto::timers::PeerTimers;
 use crate::queueing::TxQueue;
 use crate::timers::TimerState;
-use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use crate::abstractions::workqueue::cpu;
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, Ordering};
 use kernel::prelude::*;
 use kernel::sync::{Arc, Mutex};
 use kernel::workqueue::{impl_has_work, new_work, Work, WorkItem};
@@ -81,6 +82,8 @@ pub(crate) struct Peer {
     pub(crate) last_handshake_nsec: AtomicI64,
     /// The idle gate's state of this peer.
     pub(crate) gate: PeerGate,
+    /// The CPU the serial transmit stage runs on (-1: not chosen yet).
+    serial_cpu: AtomicI32,
     dead: AtomicBool,
 }
 
@@ -132,6 +135,22 @@ impl PinnedDrop for Peer {
 }
 
 impl Peer {
+    /// The CPU of this peer's serial transmit stage: fixed per peer (peers
+    /// spread over the online CPUs by id), chosen again only when it goes
+    /// offline. Being fixed, it lets the scheduler move the sending thread
+    /// off that CPU, so a flood of small packets is split between the
+    /// sender's CPU (the stack down to the staged queue) and this one
+    /// (encryption, sending, and a local receiver's bottom half), where a
+    /// stage queued on the sender's own CPU would share that CPU with it.
+    pub(crate) fn serial_cpu(&self) -> i32 {
+        let stored = self.serial_cpu.load(Ordering::Relaxed);
+        let cpu = cpu::choose_online(stored, self.id);
+        if cpu != stored {
+            self.serial_cpu.store(cpu, Ordering::Relaxed);
+        }
+        cpu
+    }
+
     /// A new peer of `device` (not yet in any table).
     pub(crate) fn new(
         device: &Arc<Device>,
@@ -170,6 +189,7 @@ impl Peer {
                 last_handshake_sec: AtomicI64::new(0),
                 last_handshake_nsec: AtomicI64::new(0),
                 gate: PeerGate::new(),
+                serial_cpu: AtomicI32::new(-1),
                 dead: AtomicBool::new(false),
             }? Error),
             GFP_KERNEL,

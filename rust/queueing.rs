@@ -2,21 +2,26 @@
 
 //! The transmit pipeline's queues.
 //!
-//! Every `send_staged` run makes one [`TxJob`]: the packets that got their
-//! nonces together, with the keypair they go out under. The job goes to two
-//! places at once:
+//! Every `send_staged` run hands over the packets that got their nonces
+//! together, with the keypair they go out under, as one [`TxBatch`] in the
+//! peer's [`TxQueue`] (nonce order). The peer's serial transmit stage (one
+//! work item per peer, never concurrent with itself) sends the batch at the
+//! head once it is encrypted, so packets leave in order. A batch is either
 //!
-//! - the peer's [`TxQueue`], in nonce order: the peer's serial transmit
-//!   stage (one work item per peer, never concurrent with itself) sends the
-//!   job at its head once it is encrypted, so packets leave in order;
-//! - one device-wide [`CryptWorker`], chosen round-robin over the online
-//!   CPUs: encryption of a peer's consecutive jobs runs on all CPUs at once.
+//! - a [`TxJob`] (more than [`INLINE_JOB_MAX`] packets: a GSO super-packet's
+//!   segments), which also goes to one device-wide [`CryptWorker`], chosen
+//!   round-robin over the online CPUs: encryption of a peer's consecutive
+//!   jobs runs on all CPUs at once; or
+//! - inline packets, which the serial stage encrypts itself. Inline packets
+//!   queued behind other inline packets of the same session join them, so
+//!   a flood of small packets costs no allocation and no reference per
+//!   packet, and the serial stage takes whatever piled up in one go.
 //!
 //! This is the C driver's split (parallel crypto, ordered serial stage),
 //! handed over per batch rather than per packet: a GSO super-packet's
 //! segments cross CPUs as one job, with one reference on each side.
-//! Bounded like the C driver's per-peer queue: past the limit new jobs are
-//! refused.
+//! Bounded like the C driver's per-peer queue: past the limit new packets
+//! are refused.
 
 use crate::abstractions::rcu::RcuRc;
 use crate::abstractions::skb::{DropReason, SkbList};
@@ -33,7 +38,7 @@ use kernel::workqueue::{impl_has_work, new_work, Work, WorkItem};
 pub(crate) const MAX_QUEUED_PACKETS: u32 = 1024;
 /// Packets waiting for a handshake per peer at most (MAX_STAGED_PACKETS).
 pub(crate) const MAX_STAGED_PACKETS: u32 = 128;
-/// Jobs of at most this many packets are encrypted by the peer's serial
+/// Batches of at most this many packets are encrypted by the peer's serial
 /// stage itself (measured: a crypt worker hand-off per small packet halves
 /// the small-packet rate on two CPUs; performance.rst).
 pub(crate) const INLINE_JOB_MAX: u32 = 2;
@@ -52,9 +57,6 @@ pub(crate) struct TxJob {
     #[pin]
     packets: SpinLockBh<SkbList>,
     count: u32,
-    /// Small enough that the serial stage encrypts it itself: handing one
-    /// packet to another CPU costs more than it saves.
-    pub(crate) inline: bool,
     encrypted: AtomicBool,
 }
 
@@ -64,13 +66,11 @@ impl TxJob {
     /// the caller counts them as dropped.
     pub(crate) fn new(keypair: RcuRc<Keypair>, packets: SkbList) -> Result<Arc<Self>> {
         let count = packets.len();
-        let inline = count <= INLINE_JOB_MAX;
         Arc::pin_init(
             pin_init!(Self {
                 keypair,
                 packets <- new_spinlock_bh!(packets, "wgrs_tx_job"),
                 count,
-                inline,
                 encrypted: AtomicBool::new(false),
             }),
             GFP_ATOMIC,
@@ -146,6 +146,13 @@ impl<T> Fifo<T> {
         self.items.get(self.head).and_then(Option::as_ref)
     }
 
+    fn back_mut(&mut self) -> Option<&mut T> {
+        if self.is_empty() {
+            return None;
+        }
+        self.items.last_mut().and_then(Option::as_mut)
+    }
+
     fn pop(&mut self) -> Option<T> {
         let v = self.items.get_mut(self.head)?.take();
         self.head += 1;
@@ -162,49 +169,116 @@ impl<T> Fifo<T> {
     }
 }
 
-/// A peer's jobs in nonce order, waiting for the serial transmit stage.
+/// Packets in a peer's transmit queue: the unit the serial stage sends.
+pub(crate) enum TxBatch {
+    /// Encrypted by a crypt worker; ready once it says so.
+    Job(Arc<TxJob>),
+    /// To be encrypted by the serial stage, with this session.
+    Inline { keypair: RcuRc<Keypair>, packets: SkbList },
+}
+
+impl TxBatch {
+    fn len(&self) -> u32 {
+        match self {
+            Self::Job(job) => job.len(),
+            Self::Inline { packets, .. } => packets.len(),
+        }
+    }
+
+    fn is_ready(&self) -> bool {
+        match self {
+            Self::Job(job) => job.is_encrypted(),
+            Self::Inline { .. } => true,
+        }
+    }
+
+    fn purge(self) -> u32 {
+        match self {
+            Self::Job(job) => job.take_packets().purge(DropReason::Shutdown),
+            Self::Inline { mut packets, .. } => packets.purge(DropReason::Shutdown),
+        }
+    }
+}
+
+/// A peer's batches in nonce order, waiting for the serial transmit stage.
 pub(crate) struct TxQueue {
-    jobs: Fifo<Arc<TxJob>>,
+    batches: Fifo<TxBatch>,
     packets: u32,
 }
 
 impl TxQueue {
     pub(crate) const fn new() -> Self {
-        Self { jobs: Fifo::new(), packets: 0 }
+        Self { batches: Fifo::new(), packets: 0 }
     }
 
-    /// Appends a job; gives it back if the queue is full or memory is short
-    /// (atomic context).
+    fn has_room(&self, n: u32) -> bool {
+        self.packets.saturating_add(n) <= MAX_QUEUED_PACKETS
+    }
+
+    /// Appends a crypt worker's job; gives it back if the queue is full or
+    /// memory is short (atomic context).
     pub(crate) fn push(&mut self, job: Arc<TxJob>) -> core::result::Result<(), Arc<TxJob>> {
         let n = job.len();
-        if self.packets.saturating_add(n) > MAX_QUEUED_PACKETS {
+        if !self.has_room(n) {
             return Err(job);
         }
-        self.jobs.push(job)?;
-        self.packets = self.packets.saturating_add(n);
-        Ok(())
+        match self.batches.push(TxBatch::Job(job)) {
+            Ok(()) => {
+                self.packets = self.packets.saturating_add(n);
+                Ok(())
+            }
+            Err(TxBatch::Job(job)) => Err(job),
+            // Handed back what it was given, which was a job.
+            Err(TxBatch::Inline { .. }) => Ok(()),
+        }
     }
 
-    /// Takes the oldest job if it is encrypted or the serial stage is to
-    /// encrypt it (`inline`); `None` if the queue is empty or its head is
-    /// still with a crypt worker.
-    pub(crate) fn pop_ready(&mut self) -> Option<Arc<TxJob>> {
-        let head = self.jobs.front()?;
-        if !head.inline && !head.is_encrypted() {
+    /// Appends packets for the serial stage to encrypt: to the last batch if
+    /// that is inline with the same session, else as a batch of their own.
+    /// Gives them back if the queue is full or memory is short (atomic
+    /// context).
+    pub(crate) fn push_inline(&mut self, keypair: RcuRc<Keypair>, mut packets: SkbList) -> core::result::Result<(), SkbList> {
+        let n = packets.len();
+        if !self.has_room(n) {
+            return Err(packets);
+        }
+        if let Some(TxBatch::Inline { keypair: k, packets: tail }) = self.batches.back_mut() {
+            if RcuRc::ptr_eq(k, &keypair) {
+                tail.append(&mut packets);
+                self.packets = self.packets.saturating_add(n);
+                return Ok(());
+            }
+        }
+        match self.batches.push(TxBatch::Inline { keypair, packets }) {
+            Ok(()) => {
+                self.packets = self.packets.saturating_add(n);
+                Ok(())
+            }
+            Err(TxBatch::Inline { packets, .. }) => Err(packets),
+            // Handed back what it was given, which was inline packets.
+            Err(TxBatch::Job(_)) => Ok(()),
+        }
+    }
+
+    /// Takes the oldest batch if it is ready (inline, or encrypted by its
+    /// worker); `None` if the queue is empty or its head is still with a
+    /// crypt worker.
+    pub(crate) fn pop_ready(&mut self) -> Option<TxBatch> {
+        if !self.batches.front()?.is_ready() {
             return None;
         }
-        let job = self.jobs.pop()?;
-        self.packets = self.packets.saturating_sub(job.len());
-        Some(job)
+        let batch = self.batches.pop()?;
+        self.packets = self.packets.saturating_sub(batch.len());
+        Some(batch)
     }
 
     /// Drops everything; returns the number of packets.
     pub(crate) fn purge(&mut self) -> u32 {
         let mut n = 0u32;
-        while let Some(job) = self.jobs.pop() {
-            n = n.saturating_add(job.take_packets().purge(DropReason::Shutdown));
+        while let Some(batch) = self.batches.pop() {
+            n = n.saturating_add(batch.purge());
         }
-        self.jobs.clear();
+        self.batches.clear();
         self.packets = 0;
         n
     }

@@ -20,9 +20,10 @@ use crate::peerlookup;
 use crate::proto::messages::padding_len;
 use crate::proto::noise::tai64n;
 use crate::noise::Keypair;
-use crate::queueing::{CryptWorker, TxJob, MAX_STAGED_PACKETS};
+use crate::queueing::{CryptWorker, TxBatch, TxJob, INLINE_JOB_MAX, MAX_STAGED_PACKETS};
 use crate::abstractions::rcu::RcuRc;
 use crate::abstractions::sync::BhDisabled;
+use crate::abstractions::workqueue::cond_resched;
 use crate::socket::{self, HANDSHAKE_DSCP};
 use crate::timers::{self, jitter};
 use kernel::prelude::*;
@@ -145,8 +146,9 @@ pub(crate) fn send_staged(peer: &Arc<Peer>) {
     queue_handshake_initiation(peer, false);
 }
 
-/// Hands packets that have their nonces to the pipeline: the job goes to
-/// the peer's serial queue (order) and to the next CPU's crypt worker
+/// Hands packets that have their nonces to the pipeline: a few go to the
+/// peer's serial queue for the serial stage to encrypt; more become a job
+/// that goes to the serial queue (order) and to the next CPU's crypt worker
 /// (parallel encryption). Any context.
 fn queue_job(peer: &Arc<Peer>, keypair: RcuRc<Keypair>, packets: SkbList) {
     let n = packets.len();
@@ -161,6 +163,17 @@ fn queue_job(peer: &Arc<Peer>, keypair: RcuRc<Keypair>, packets: SkbList) {
         drop(packets);
         return;
     }
+    if n <= INLINE_JOB_MAX {
+        let pushed = peer.tx.lock().push_inline(keypair, packets);
+        if let Err(mut packets) = pushed {
+            packets.purge(DropReason::QueueFull);
+            dropped(n);
+            return;
+        }
+        // The serial stage encrypts them (not dead: checked in this section).
+        let _ = dev.wq_crypt.enqueue_on::<Arc<Peer>, TX_WORK>(peer.serial_cpu(), peer.clone());
+        return;
+    }
     let Ok(job) = TxJob::new(keypair, packets) else {
         dropped(n);
         return;
@@ -168,11 +181,6 @@ fn queue_job(peer: &Arc<Peer>, keypair: RcuRc<Keypair>, packets: SkbList) {
     if let Err(job) = peer.tx.lock().push(job.clone()) {
         job.take_packets().purge(DropReason::QueueFull);
         dropped(n);
-        return;
-    }
-    if job.inline {
-        // The serial stage encrypts it (not dead: checked in this section).
-        let _ = dev.wq_crypt.enqueue::<Arc<Peer>, TX_WORK>(peer.clone());
         return;
     }
     let cpu = dev.crypt.next_cpu();
@@ -202,63 +210,97 @@ pub(crate) fn encrypt_job(peer: &Arc<Peer>, job: &TxJob) {
     encrypt_packets(job);
     let _g = rcu::read_lock();
     if !peer.is_dead() {
-        let _ = peer.device.wq_crypt.enqueue::<Arc<Peer>, TX_WORK>(peer.clone());
+        let _ = peer.device.wq_crypt.enqueue_on::<Arc<Peer>, TX_WORK>(peer.serial_cpu(), peer.clone());
     }
 }
 
 /// Encrypts a job's packets in place (dropping any that cannot be) and
 /// marks it encrypted.
 fn encrypt_packets(job: &TxJob) {
-    let kp = &job.keypair.kp;
-    job.encrypt_with(|mut skb| {
-        let cb = skb.cb();
-        let padding = padding_len(skb.len() as usize, cb.mtu as usize) as u32;
-        if skb.encrypt(padding, cb.nonce, kp.remote_index, kp.sending_key()) {
-            Some(skb)
-        } else {
-            skb.drop_with(DropReason::NoMem);
-            None
-        }
-    });
+    job.encrypt_with(|skb| encrypt_one(&job.keypair, skb));
 }
 
-/// The peer's serial transmit stage (work item): send the encrypted jobs at
-/// the head of its queue, in order; stop at the first one a crypt worker
-/// still has (its worker queues this stage again when done).
+/// Encrypts one packet in place with its nonce from the control block;
+/// drops it (`None`) if it cannot be made writable.
+fn encrypt_one(keypair: &Keypair, mut skb: SkBuff) -> Option<SkBuff> {
+    let kp = &keypair.kp;
+    let cb = skb.cb();
+    let padding = padding_len(skb.len() as usize, cb.mtu as usize) as u32;
+    if skb.encrypt(padding, cb.nonce, kp.remote_index, kp.sending_key()) {
+        Some(skb)
+    } else {
+        skb.drop_with(DropReason::NoMem);
+        None
+    }
+}
+
+/// Packets sent with bottom halves off at a time. Sending raises the
+/// bottom half that runs a local receiver (a veth peer's backlog, bounded
+/// by `netdev_max_backlog`): a burst of small packets is let through in
+/// slices that such a backlog holds.
+const TX_SLICE: u32 = 64;
+
+/// The peer's serial transmit stage (work item, on the peer's serial CPU):
+/// send the batches at the head of its queue, in order, encrypting inline
+/// ones first; stop at the first job a crypt worker still has (its worker
+/// queues this stage again when done).
 pub(crate) fn tx_worker(peer: &Arc<Peer>) {
     loop {
-        let Some(job) = peer.tx.lock().pop_ready() else {
+        let Some(batch) = peer.tx.lock().pop_ready() else {
             break;
         };
-        if job.inline {
-            encrypt_packets(&job);
-        }
-        let mut packets = job.take_packets();
-        // The timers hear about the data *before* it leaves. The C driver
-        // arms its new-handshake timer after sending; but the answer can be
-        // processed on another CPU before this one returns from the send
-        // (the bottom half it raises runs the receiver right here), and a
-        // receipt that comes before the arming leaves the timer armed with
-        // nothing to cancel it: a needless handshake 15 s later.
-        let has_data = packets.iter_cb().any(|cb| cb.keepalive == 0);
-        timers::update(peer, |t, now| {
-            t.any_authenticated_packet_traversal(now);
-            t.any_authenticated_packet_sent();
-            if has_data && t.data_sent_arms() {
-                t.data_sent(now, jitter());
-            }
-        });
-        {
-            // The whole job leaves with bottom halves off: what the sends
-            // raise (a local receiver's backlog, the qdisc) runs once for
-            // the job, so the receiving side sees it as one batch (GRO).
-            let _bh = BhDisabled::new();
-            while let Some(skb) = packets.pop_front() {
-                let cb = skb.cb();
-                let _ = socket::send_skb(peer, skb, cb.ds);
+        match batch {
+            TxBatch::Job(job) => send_batch(peer, job.take_packets()),
+            TxBatch::Inline { keypair, mut packets } => {
+                // In slices: the first packets leave while the rest of a
+                // burst is still to be encrypted.
+                while !packets.is_empty() {
+                    let mut slice = SkbList::new();
+                    while slice.len() < TX_SLICE {
+                        let Some(skb) = packets.pop_front() else {
+                            break;
+                        };
+                        if let Some(skb) = encrypt_one(&keypair, skb) {
+                            slice.push_back(skb);
+                        }
+                    }
+                    send_batch(peer, slice);
+                }
             }
         }
         keep_key_fresh(peer);
+        // A flood keeps the queue from draining: let others run between
+        // batches.
+        cond_resched();
+    }
+}
+
+/// Sends encrypted packets of one batch, in order, after telling the timers.
+fn send_batch(peer: &Arc<Peer>, mut packets: SkbList) {
+    if packets.is_empty() {
+        return;
+    }
+    // The timers hear about the data *before* it leaves. The C driver arms
+    // its new-handshake timer after sending; but the answer can be
+    // processed on another CPU before this one returns from the send (the
+    // bottom half it raises runs the receiver right here), and a receipt
+    // that comes before the arming leaves the timer armed with nothing to
+    // cancel it: a needless handshake 15 s later.
+    let has_data = packets.iter_cb().any(|cb| cb.keepalive == 0);
+    timers::update(peer, |t, now| {
+        t.any_authenticated_packet_traversal(now);
+        t.any_authenticated_packet_sent();
+        if has_data && t.data_sent_arms() {
+            t.data_sent(now, jitter());
+        }
+    });
+    // The whole batch leaves with bottom halves off: what the sends raise
+    // (a local receiver's backlog, the qdisc) runs once for the batch, so
+    // the receiving side sees it as one (GRO).
+    let _bh = BhDisabled::new();
+    while let Some(skb) = packets.pop_front() {
+        let cb = skb.cb();
+        let _ = socket::send_skb(peer, skb, cb.ds);
     }
 }
 

@@ -7,7 +7,9 @@
 OUTDIR holds raw.txt ("figure driver round value unit" per line, from the
 guest's "# BENCH" records) and, when the instruction counter ran, insn.txt
 (the wgrs_insn plugin's readings), kallsyms-DRIVER.txt and
-profile-DRIVER.label. MB is the size of the profiled transfer. Prints the
+profile-DRIVER.label (the TCP transfer), and kallsyms-DRIVER-udp.txt,
+profile-DRIVER-udp.label and profile-DRIVER-udp.count (the UDP transfer and
+the datagrams it delivered). MB is the size of the profiled TCP transfer. Prints the
 report (plain text, indented for an RST literal block by the caller).
 """
 import bisect
@@ -65,12 +67,14 @@ def table(rows, head):
     return out
 
 
-def profile(outdir, drv, mb):
-    """Top kernel symbols of the profiled transfer: instructions per MB."""
+def profile(outdir, drv, name, per, what, unit):
+    """Top kernel symbols of the profiled transfer NAME (files
+    profile-NAME.label, kallsyms-NAME.txt): instructions per PER units of
+    WHAT, printed as UNIT."""
     try:
-        label = open(f"{outdir}/profile-{drv}.label").read().strip()
+        label = open(f"{outdir}/profile-{name}.label").read().strip()
         syms = []
-        for line in open(f"{outdir}/kallsyms-{drv}.txt"):
+        for line in open(f"{outdir}/kallsyms-{name}.txt"):
             p = line.split()
             if len(p) >= 3 and p[1] in "tTwW":
                 name = p[2] + (" " + p[3] if len(p) > 3 else "")
@@ -92,10 +96,11 @@ def profile(outdir, drv, mb):
     total = sum(counts.values())
     if not total:
         return None
-    lines = [f"{drv}: {total / mb / 1e6:.1f} M kernel instructions per MB; top symbols:"]
-    rows = [[name, "%.2f M" % (n / mb / 1e6), "%.1f%%" % (100 * n / total)]
-            for name, n in counts.most_common(20)]
-    lines += ["  " + l for l in table(rows, ["symbol", "insn/MB", "share"])]
+    scale, suffix = (1e6, " M") if total / per >= 1e6 else (1e3, " k")
+    lines = [f"{drv}, {what}: {total / per / scale:.1f}{suffix} kernel instructions per {unit}; top symbols:"]
+    rows = [[sym, "%.2f%s" % (n / per / scale, suffix), "%.1f%%" % (100 * n / total)]
+            for sym, n in counts.most_common(20)]
+    lines += ["  " + l for l in table(rows, ["symbol", f"insn/{unit}", "share"])]
     return lines
 
 
@@ -151,7 +156,15 @@ def main():
             out += table(rows, ["figure", "C", "wgrs"])
 
     for drv in (C, wgrs):
-        p = profile(outdir, drv, mb)
+        p = profile(outdir, drv, drv, mb, f"{mb:.0f} MB of TCP", "MB")
+        if p:
+            out += [""] + p
+    for drv in (C, wgrs):
+        try:
+            n = int(open(f"{outdir}/profile-{drv}-udp.count").read().strip())
+        except (OSError, ValueError):
+            continue
+        p = profile(outdir, drv, f"{drv}-udp", n / 1000, f"{n} UDP datagrams of 64 bytes", "1000 datagrams")
         if p:
             out += [""] + p
     print("\n".join(out))

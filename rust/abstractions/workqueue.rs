@@ -148,4 +148,12 @@ pub(crate) mod cpu {
         // SAFETY: any `prev`; the shim only reads the online mask.
         unsafe { sys::wgrs_next_online_cpu(prev) }
     }
+
+    /// A CPU for the object numbered `id`: `stored` while that CPU is
+    /// online, else the `id`-th online CPU (wrapping), so that objects
+    /// spread evenly over the CPUs and each keeps its own.
+    pub(crate) fn choose_online(stored: i32, id: u64) -> i32 {
+        // SAFETY: any arguments; the shim only reads the online mask.
+        unsafe { sys::wgrs_choose_online_cpu(stored, id) }
+    }
 }

@@ -859,6 +859,15 @@ int wgrs_next_online_cpu(int prev)
 	return cpu;
 }
 
+int wgrs_choose_online_cpu(int stored, u64 id)
+{
+	/* Keep the peer's CPU while it is online; otherwise the id-th online
+	 * one (wrapping), as the C driver picks a peer's serial CPU. */
+	if (stored >= 0 && stored < nr_cpu_ids && cpu_online(stored))
+		return stored;
+	return cpumask_nth(id % num_online_cpus(), cpu_online_mask);
+}
+
 void wgrs_local_bh_disable(void)
 {
 	local_bh_disable();

@@ -135,6 +135,7 @@ void wgrs_spin_unlock_bh(spinlock_t *lock);
 int wgrs_spin_trylock_bh(spinlock_t *lock);
 struct workqueue_struct *wgrs_alloc_workqueue(const char *name, unsigned int flags);
 int wgrs_next_online_cpu(int prev);
+int wgrs_choose_online_cpu(int stored, u64 id);
 unsigned int wgrs_nr_cpu_ids(void);
 void wgrs_local_bh_disable(void);
 void wgrs_local_bh_enable(void);

@@ -12,7 +12,7 @@ set -u
 cd "$(dirname "$0")" && . ./lib.sh && . ./tunnel_lib.sh
 require_root
 
-cases=(empty config change setconf errors link live garbage)
+cases=(empty config change setconf errors link live garbage order)
 ktap_header $((${#cases[@]} + 2))
 
 tmp=$(mktemp -d)
@@ -182,6 +182,30 @@ case_garbage() {
 	echo "A's received from B: $(peer_field $nsA wg0 "$(wg pubkey <$tmp/kB)" 6)"
 	run ping -c 2 -i 0.5 -w 10 -q 10.77.0.2 | sed -E 's/, time [0-9]+ms//; /^rtt/d'
 }
+# One thread sends 3000 small datagrams into the tunnel as fast as it can;
+# captured on B's side of the link, the data messages must carry rising
+# counters: the send path keeps nonce order however it batches and
+# spreads the work (a reordered packet costs a receiver's replay window a
+# slot, and TCP a retransmission signal).
+case_order() {
+	tunnel && A ping -c 1 -w 10 -q 10.77.0.2 >/dev/null || return 1
+	# Not through B(): a signal must reach tcpdump, not a subshell.
+	nsenter --net=/run/netns/$nsB -- tcpdump -Z root -i vB -s 128 -U -w $tmp/order.pcap \
+		udp dst port 51841 2>$tmp/tcpdump.err &
+	local td=$!
+	if ! wait_for 20 grep -q "listening on" $tmp/tcpdump.err; then
+		kill $td
+		cat $tmp/tcpdump.err
+		return 1
+	fi
+	A python3 ./gate_net.py flood 10.77.0.2 9 3000 >/dev/null
+	sleep 2
+	kill -INT $td
+	wait_for 10 eval "! kill -0 $td" || kill -KILL $td
+	wait $td
+	python3 ./gate_net.py order $tmp/order.pcap |
+		awk '{ print ($1 >= 1000 ? "at least 1000" : "fewer than 1000 (" $1 ")"), "data messages,", $4, "out of order" }'
+}
 # What the C run must show for each case, so that the case did something.
 expect_empty='^interface: wg0'
 expect_config='^FwMark = 0x42'
@@ -191,6 +215,7 @@ expect_errors='Address already in use'
 expect_link='mtu 1380'
 expect_live='transfer: [0-9.]+ [KMG]?i?B received'
 expect_garbage=' 2 received'
+expect_order='^at least 1000 data messages, 0 out of order$'
 
 run_all() { # MODULE: every case, transcripts in $tmp/MODULE/
 	local m=$1 c

@@ -18,6 +18,12 @@ probes, floods and garbage.
                                          message type at its length with
                                          random contents and truncated,
                                          unknown types, reserved bytes set
+    gate_net.py order PCAP               the WireGuard data messages in a
+                                         capture (Ethernet, IPv4, UDP):
+                                         prints how many there are and how
+                                         many came with a counter that is
+                                         not above the one before (for the
+                                         same receiver index)
 """
 import errno
 import os
@@ -153,6 +159,38 @@ def garbage(host, port, count):
     return 0
 
 
+def order(path):
+    """Counts data messages and counter regressions in a pcap file."""
+    with open(path, 'rb') as f:
+        data = f.read()
+    if len(data) < 24:
+        print('order: not a capture', file=sys.stderr)
+        return 1
+    magic = struct.unpack_from('<I', data)[0]
+    endian = {0xa1b2c3d4: '<', 0xd4c3b2a1: '>'}.get(magic)
+    if endian is None or struct.unpack_from(endian + 'I', data, 20)[0] != 1:
+        print('order: not an Ethernet capture in microseconds', file=sys.stderr)
+        return 1
+    off, seen, late, last = 24, 0, 0, {}
+    while off + 16 <= len(data):
+        incl = struct.unpack_from(endian + 'I', data, off + 8)[0]
+        pkt = data[off + 16:off + 16 + incl]
+        off += 16 + incl
+        if len(pkt) < 14 + 20 or pkt[12:14] != b'\x08\x00' or pkt[14 + 9] != 17:
+            continue
+        udp = 14 + (pkt[14] & 0x0f) * 4
+        msg = pkt[udp + 8:]
+        if len(msg) < 16 or msg[0] != 4:
+            continue
+        idx, ctr = struct.unpack_from('<IQ', msg, 4)
+        seen += 1
+        if idx in last and ctr <= last[idx]:
+            late += 1
+        last[idx] = ctr
+    print(f'{seen} data messages, {late} out of order')
+    return 0
+
+
 def main(argv):
     if len(argv) >= 2 and argv[0] == 'serve':
         serve([int(p) for p in argv[1:]])
@@ -163,6 +201,8 @@ def main(argv):
         return flood(argv[1], int(argv[2]), int(argv[3]))
     if len(argv) == 4 and argv[0] == 'garbage':
         return garbage(argv[1], int(argv[2]), int(argv[3]))
+    if len(argv) == 2 and argv[0] == 'order':
+        return order(argv[1])
     print(__doc__, file=sys.stderr)
     return 2
 
