@@ -218,15 +218,8 @@ impl TxQueue {
     /// Appends a crypt worker's job; gives it back if the queue is full or
     /// memory is short (atomic context).
     pub(crate) fn push(&mut self, job: Arc<TxJob>) -> core::result::Result<(), Arc<TxJob>> {
-        let n = job.len();
-        if !self.has_room(n) {
-            return Err(job);
-        }
-        match self.batches.push(TxBatch::Job(job)) {
-            Ok(()) => {
-                self.packets = self.packets.saturating_add(n);
-                Ok(())
-            }
+        match self.push_batch(TxBatch::Job(job)) {
+            Ok(()) => Ok(()),
             Err(TxBatch::Job(job)) => Err(job),
             // Handed back what it was given, which was a job.
             Err(TxBatch::Inline { .. }) => Ok(()),
@@ -239,25 +232,31 @@ impl TxQueue {
     /// context).
     pub(crate) fn push_inline(&mut self, keypair: RcuRc<Keypair>, mut packets: SkbList) -> core::result::Result<(), SkbList> {
         let n = packets.len();
-        if !self.has_room(n) {
-            return Err(packets);
-        }
         if let Some(TxBatch::Inline { keypair: k, packets: tail }) = self.batches.back_mut() {
-            if RcuRc::ptr_eq(k, &keypair) {
+            if RcuRc::ptr_eq(k, &keypair) && self.packets.saturating_add(n) <= MAX_QUEUED_PACKETS {
                 tail.append(&mut packets);
                 self.packets = self.packets.saturating_add(n);
                 return Ok(());
             }
         }
-        match self.batches.push(TxBatch::Inline { keypair, packets }) {
-            Ok(()) => {
-                self.packets = self.packets.saturating_add(n);
-                Ok(())
-            }
+        match self.push_batch(TxBatch::Inline { keypair, packets }) {
+            Ok(()) => Ok(()),
             Err(TxBatch::Inline { packets, .. }) => Err(packets),
             // Handed back what it was given, which was inline packets.
             Err(TxBatch::Job(_)) => Ok(()),
         }
+    }
+
+    /// Appends `batch` as the newest; gives it back if the queue is full or
+    /// memory is short.
+    fn push_batch(&mut self, batch: TxBatch) -> core::result::Result<(), TxBatch> {
+        let n = batch.len();
+        if !self.has_room(n) {
+            return Err(batch);
+        }
+        self.batches.push(batch)?;
+        self.packets = self.packets.saturating_add(n);
+        Ok(())
     }
 
     /// Takes the oldest batch if it is ready (inline, or encrypted by its

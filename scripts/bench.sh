@@ -34,8 +34,10 @@ bsrc=${WGRS_BENCH_SRC:-$WGRS_TOP}
 [ -f "$bsrc/Kbuild" ] && [ -d "$bsrc/rust" ] || die "WGRS_BENCH_SRC=$bsrc has no Kbuild and rust/"
 rev=$(git -C "$bsrc" describe --always --dirty 2>/dev/null || echo unknown)
 # What a build generates stays out of the copy (the checkout's may be for the
-# debug kernel): the build here regenerates its own.
-rsync -a --delete --exclude '*.o' --exclude '*.cmd' --exclude '*.ko' \
+# debug kernel), and what the last build here generated goes: its bindings
+# may be newer than a header copied with an older time stamp (another
+# tree's), and make would keep them. The build here regenerates its own.
+rsync -a --delete --delete-excluded --exclude '*.o' --exclude '*.cmd' --exclude '*.ko' \
 	--exclude 'bindings_generated.rs' --exclude 'static_wrappers.c' \
 	"$bsrc/Kbuild" "$bsrc/rust" "$mod/"
 llvm=()

@@ -24,6 +24,14 @@ probes, floods and garbage.
                                          many came with a counter that is
                                          not above the one before (for the
                                          same receiver index)
+    gate_net.py seqflood HOST PORT COUNT COUNT UDP datagrams as fast as
+                                         possible, numbered, alternately
+                                         small (32 bytes) and large (1200)
+    gate_net.py seqsink PORT             receives numbered datagrams on
+                                         PORT (IPv4) until none came for
+                                         3 s; prints how many came and how
+                                         many had a number not above the
+                                         one before
 """
 import errno
 import os
@@ -123,6 +131,49 @@ def flood(host, port, count):
     return 0
 
 
+def seqflood(host, port, count):
+    s = socket.socket(family(host), socket.SOCK_DGRAM)
+    sent = 0
+    while sent < count:
+        size = 32 if sent % 2 == 0 else 1200
+        msg = struct.pack('!I', sent) + b'x' * (size - 4)
+        try:
+            s.sendto(msg, (host, port))
+        except OSError as e:
+            if e.errno not in (errno.ENOBUFS, errno.EAGAIN, errno.ECONNREFUSED,
+                               errno.EHOSTUNREACH, errno.EACCES):
+                return fail(e)
+        sent += 1
+    print(f'sent {sent}')
+    return 0
+
+
+def seqsink(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    # Room for a whole flood: drops would not change the order, but a
+    # datagram dropped is one not compared.
+    s.setsockopt(socket.SOL_SOCKET, 33, 8 << 20)  # SO_RCVBUFFORCE
+    s.bind(('0.0.0.0', port))
+    print('listening', flush=True)
+    s.settimeout(60.0)
+    got, late, last = 0, 0, -1
+    while True:
+        try:
+            data = s.recv(2048)
+        except socket.timeout:
+            break
+        s.settimeout(TIMEOUT)
+        if len(data) < 4:
+            continue
+        n = struct.unpack_from('!I', data)[0]
+        got += 1
+        if n <= last:
+            late += 1
+        last = n
+    print(f'{got} datagrams, {late} out of order')
+    return 0
+
+
 def garbage(host, port, count):
     """COUNT datagrams that are not valid WireGuard messages, the same ones
     on every run (seeded): random bytes; every message type at its exact
@@ -201,6 +252,10 @@ def main(argv):
         return flood(argv[1], int(argv[2]), int(argv[3]))
     if len(argv) == 4 and argv[0] == 'garbage':
         return garbage(argv[1], int(argv[2]), int(argv[3]))
+    if len(argv) == 4 and argv[0] == 'seqflood':
+        return seqflood(argv[1], int(argv[2]), int(argv[3]))
+    if len(argv) == 2 and argv[0] == 'seqsink':
+        return seqsink(int(argv[1]))
     if len(argv) == 2 and argv[0] == 'order':
         return order(argv[1])
     print(__doc__, file=sys.stderr)
