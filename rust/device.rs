@@ -11,8 +11,7 @@ use crate::abstractions::crypto::{self, KernelCrypto, Secret, KEY_LEN};
 use crate::abstractions::netdev::{GroCells, Net, NetDevHandle, NetDevice, NetRef, Rtnl, TunnelSetup};
 use crate::abstractions::rcu::{self, RcuCell, RcuHashTable};
 use crate::abstractions::rtnl::LinkDriver;
-use crate::abstractions::skb::{DropReason, SkBuff, SkbList};
-use crate::abstractions::sync::{new_spinlock_bh, SpinLockBh};
+use crate::abstractions::skb::{DropReason, SkBuff};
 use crate::abstractions::udp::{EncapReceiver, UdpSocket};
 use crate::abstractions::workqueue::{flags, OwnedQueue};
 use crate::abstractions::timer::{impl_has_timer, Timer, TimerCallback};
@@ -25,7 +24,7 @@ use crate::peerlookup::{self, IndexTable, PubkeyTable, INDEX_BITS, PUBKEY_BITS};
 use crate::proto::constants::MESSAGE_PADDING_MULTIPLE;
 use crate::proto::cookie::{CookieChecker, CookieSecret, LoadTracker};
 use crate::proto::noise::StaticIdentity;
-use crate::queueing::CryptPool;
+use crate::queueing::{CryptPool, CryptWorker, HandshakePool, HandshakeWorker};
 use crate::ratelimiter::RateLimiter;
 use crate::{gate, receive, send, socket, timers};
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -112,11 +111,11 @@ pub(crate) struct Device {
     pub(crate) fwmark: AtomicU32,
     /// Where the sockets live; cleared when that namespace exits.
     pub(crate) creating_net: NetRef,
-    #[pin]
-    pub(crate) handshake_queue: SpinLockBh<SkbList>,
+    /// Received handshake messages queued on all CPUs together.
     pub(crate) handshake_queue_len: AtomicU32,
-    #[pin]
-    handshake_work: Work<Device>,
+    /// Per-CPU workers for received handshake messages, run on
+    /// `wq_handshake_rx`.
+    pub(crate) handshake: HandshakePool,
     #[pin]
     pub(crate) load: SpinLock<LoadTracker>,
     #[pin]
@@ -143,17 +142,9 @@ pub(crate) struct Device {
 }
 
 impl_has_work! {
-    impl HasWork<Self> for Device { self.handshake_work }
     impl HasWork<Self, GATE_WORK> for Device { self.gate_work }
 }
 impl_has_timer!(Device, gate_timer);
-
-impl WorkItem for Device {
-    type Pointer = Arc<Device>;
-    fn run(this: Arc<Device>) {
-        receive::handshake_worker(&this);
-    }
-}
 
 impl WorkItem<GATE_WORK> for Device {
     type Pointer = Arc<Device>;
@@ -266,20 +257,33 @@ impl Device {
         }
     }
 
-    /// Puts a received handshake message on the queue for the workers.
+    /// Puts a received handshake message on the next online CPU's
+    /// handshake worker (any context).
     pub(crate) fn queue_handshake(this: ArcBorrow<'_, Self>, skb: SkBuff) {
-        if this.handshake_queue_len.load(Ordering::Relaxed) >= MAX_QUEUED_INCOMING_HANDSHAKES {
+        // Counted before it is queued, so that the worker's decrement
+        // never comes first.
+        if this.handshake_queue_len.fetch_add(1, Ordering::Relaxed) >= MAX_QUEUED_INCOMING_HANDSHAKES {
+            this.handshake_queue_len.fetch_sub(1, Ordering::Relaxed);
             skb.drop_with(DropReason::QueueFull);
             return;
         }
-        this.handshake_queue.lock().push_back(skb);
-        this.handshake_queue_len.fetch_add(1, Ordering::Relaxed);
-        let _ = this.wq_handshake_rx.enqueue::<Arc<Device>, 0>(this.into());
+        let cpu = this.handshake.next_cpu();
+        let Some(w) = this.handshake.worker(cpu) else {
+            this.handshake_queue_len.fetch_sub(1, Ordering::Relaxed);
+            skb.drop_with(DropReason::QueueFull);
+            return;
+        };
+        w.push(this, skb);
+        let _ = this.wq_handshake_rx.enqueue_on::<Arc<HandshakeWorker>, 0>(cpu, w.clone());
+    }
+
+    /// A queued handshake message was processed or freed.
+    pub(crate) fn handshake_done(&self, n: u32) {
+        self.handshake_queue_len.fetch_sub(n, Ordering::Relaxed);
     }
 
     fn purge_handshake_queue(&self) {
-        let n = self.handshake_queue.lock().purge(DropReason::Shutdown);
-        self.handshake_queue_len.fetch_sub(n, Ordering::Relaxed);
+        self.handshake_done(self.handshake.purge());
     }
 }
 
@@ -333,15 +337,14 @@ impl LinkDriver for Device {
                 sockets: RcuCell::empty(),
                 fwmark: AtomicU32::new(0),
                 creating_net: NetRef::new(creating_net),
-                handshake_queue <- new_spinlock_bh!(SkbList::new(), "wgrs_handshake_queue"),
                 handshake_queue_len: AtomicU32::new(0),
-                handshake_work <- new_work!("wgrs_handshake_rx"),
+                handshake: HandshakePool::new(HandshakeWorker::new)?,
                 load <- kernel::new_spinlock!(LoadTracker::new(), "wgrs_load"),
                 ratelimiter <- kernel::new_spinlock!(RateLimiter::new(), "wgrs_ratelimiter"),
                 wq_handshake_rx: queue("wg-kex-", &name, flags::CPU_INTENSIVE | flags::FREEZABLE | flags::PERCPU)?,
                 wq_handshake_tx: queue("wg-kex-", &name, flags::UNBOUND | flags::FREEZABLE)?,
                 wq_crypt: queue("wg-crypt-", &name, flags::CPU_INTENSIVE | flags::MEM_RECLAIM | flags::PERCPU)?,
-                crypt: CryptPool::new()?,
+                crypt: CryptPool::new(CryptWorker::new)?,
                 gro <- GroCells::new(),
                 gate <- DeviceGate::new(),
                 gate_timer <- Timer::new(),

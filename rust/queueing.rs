@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The transmit pipeline's queues.
+//! The transmit pipeline's queues, and the per-CPU workers (encryption;
+//! received handshake messages).
 //!
 //! Every `send_staged` run hands over the packets that got their nonces
 //! together, with the keypair they go out under, as one [`TxBatch`] in the
@@ -24,14 +25,15 @@
 //! are refused.
 
 use crate::abstractions::rcu::RcuRc;
-use crate::abstractions::skb::{DropReason, SkbList};
+use crate::abstractions::skb::{DropReason, SkBuff, SkbList};
 use crate::abstractions::sync::{new_spinlock_bh, SpinLockBh};
 use crate::noise::Keypair;
 use crate::peer::Peer;
-use crate::abstractions::workqueue::cpu;
+use crate::abstractions::workqueue::{cond_resched, cpu};
+use crate::device::Device;
 use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use kernel::prelude::*;
-use kernel::sync::Arc;
+use kernel::sync::{Arc, ArcBorrow};
 use kernel::workqueue::{impl_has_work, new_work, Work, WorkItem};
 
 /// Packets queued per peer at most (as the C driver's MAX_QUEUED_PACKETS).
@@ -336,39 +338,147 @@ impl CryptWorker {
     }
 }
 
-/// The device's crypt workers, one per possible CPU, and the round-robin
-/// cursor that spreads jobs over the online ones.
-pub(crate) struct CryptPool {
-    workers: KVec<Arc<CryptWorker>>,
+/// One worker per possible CPU and the round-robin cursor that spreads
+/// work over the online ones.
+pub(crate) struct CpuPool<T> {
+    workers: KVec<Arc<T>>,
     last: AtomicI32,
 }
 
-impl CryptPool {
-    pub(crate) fn new() -> Result<Self> {
+/// The device's crypt workers.
+pub(crate) type CryptPool = CpuPool<CryptWorker>;
+/// The device's workers for received handshake messages.
+pub(crate) type HandshakePool = CpuPool<HandshakeWorker>;
+
+impl<T> CpuPool<T> {
+    /// A pool of `nr_cpu_ids` workers, each made by `make`.
+    pub(crate) fn new(make: impl Fn() -> Result<Arc<T>>) -> Result<Self> {
         let n = cpu::nr_cpu_ids() as usize;
         let mut workers = KVec::with_capacity(n, GFP_KERNEL)?;
         for _ in 0..n {
-            workers.push(CryptWorker::new()?, GFP_KERNEL)?;
+            workers.push(make()?, GFP_KERNEL)?;
         }
         Ok(Self { workers, last: AtomicI32::new(-1) })
     }
 
     /// The next online CPU after the last one used. Racing callers may
-    /// pick the same CPU; that only unbalances, it never loses a job.
+    /// pick the same CPU; that only unbalances, it never loses work.
     pub(crate) fn next_cpu(&self) -> i32 {
         let cpu = cpu::next_online(self.last.load(Ordering::Relaxed));
         self.last.store(cpu, Ordering::Relaxed);
         cpu
     }
 
-    pub(crate) fn worker(&self, cpu: i32) -> Option<&Arc<CryptWorker>> {
+    pub(crate) fn worker(&self, cpu: i32) -> Option<&Arc<T>> {
         usize::try_from(cpu).ok().and_then(|i| self.workers.get(i))
     }
+}
 
+impl CpuPool<CryptWorker> {
     /// See [`CryptWorker::purge`].
     pub(crate) fn purge(&self) {
         for w in self.workers.iter() {
             w.purge();
         }
+    }
+}
+
+/// Received handshake messages queued for processing on one CPU, and the
+/// reference to their device that they need.
+///
+/// # Invariants
+///
+/// `dev` is `Some` whenever `skbs` is not empty: a worker that finds no
+/// device has nothing to do. The reference goes when the worker finds the
+/// list empty or the list is purged; the device destroys the queue that
+/// runs the workers before it purges them, so the last reference to a
+/// device is never dropped by its own worker.
+struct HandshakeBacklog {
+    skbs: SkbList,
+    dev: Option<Arc<Device>>,
+}
+
+/// One CPU's share of the received handshake messages and the work item
+/// that processes them (the C driver's per-CPU handshake workers). The
+/// receive path hands messages round-robin to the online CPUs' workers, so
+/// a flood of initiations is verified on every CPU at once.
+#[pin_data]
+pub(crate) struct HandshakeWorker {
+    #[pin]
+    backlog: SpinLockBh<HandshakeBacklog>,
+    #[pin]
+    work: Work<HandshakeWorker>,
+}
+
+impl_has_work! {
+    impl HasWork<Self> for HandshakeWorker { self.work }
+}
+
+impl WorkItem for HandshakeWorker {
+    type Pointer = Arc<HandshakeWorker>;
+    fn run(this: Arc<HandshakeWorker>) {
+        let Some(dev) = this.backlog.lock().dev.clone() else { return };
+        loop {
+            let skb = {
+                let mut b = this.backlog.lock();
+                match b.skbs.pop_front() {
+                    Some(skb) => skb,
+                    None => {
+                        // A message pushed after this sets the reference
+                        // again and queues the work item again.
+                        let held = b.dev.take();
+                        drop(b);
+                        drop(held);
+                        break;
+                    }
+                }
+            };
+            crate::receive::handshake_message(&dev, skb);
+            cond_resched();
+        }
+    }
+}
+
+impl HandshakeWorker {
+    pub(crate) fn new() -> Result<Arc<Self>> {
+        Arc::pin_init(
+            pin_init!(Self {
+                backlog <- new_spinlock_bh!(
+                    HandshakeBacklog { skbs: SkbList::new(), dev: None },
+                    "wgrs_handshake_backlog"
+                ),
+                work <- new_work!("wgrs_handshake_rx"),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Queues a message (any context); the caller then queues the work
+    /// item on this worker's CPU.
+    pub(crate) fn push(&self, dev: ArcBorrow<'_, Device>, skb: SkBuff) {
+        let mut b = self.backlog.lock();
+        b.skbs.push_back(skb);
+        if b.dev.is_none() {
+            b.dev = Some(dev.into());
+        }
+    }
+
+    /// Frees what is queued and lets go of the device; returns how many
+    /// messages were freed.
+    pub(crate) fn purge(&self) -> u32 {
+        let (mut skbs, held) = {
+            let mut b = self.backlog.lock();
+            (core::mem::replace(&mut b.skbs, SkbList::new()), b.dev.take())
+        };
+        let n = skbs.purge(DropReason::Shutdown);
+        drop(held);
+        n
+    }
+}
+
+impl CpuPool<HandshakeWorker> {
+    /// See [`HandshakeWorker::purge`]; the total freed.
+    pub(crate) fn purge(&self) -> u32 {
+        self.workers.iter().map(|w| w.purge()).sum()
     }
 }

@@ -13,7 +13,6 @@ use crate::abstractions::rcu;
 use crate::abstractions::skb::{DropReason, InnerError, SkBuff};
 use crate::abstractions::time;
 use crate::abstractions::udp::Endpoint;
-use crate::abstractions::workqueue::cond_resched;
 use crate::device::{Device, MAX_QUEUED_INCOMING_HANDSHAKES};
 use crate::noise::{self, Keypair};
 use crate::peer::Peer;
@@ -187,17 +186,11 @@ fn handshake_complete(peer: &Arc<Peer>) {
     peer.note_handshake_time();
 }
 
-/// Work item: process queued handshake messages.
-pub(crate) fn handshake_worker(dev: &Arc<Device>) {
-    loop {
-        let Some(skb) = dev.handshake_queue.lock().pop_front() else {
-            break;
-        };
-        handshake_packet(dev, &skb);
-        skb.consume();
-        dev.handshake_queue_len.fetch_sub(1, Ordering::Relaxed);
-        cond_resched();
-    }
+/// A handshake worker's step: process one queued handshake message.
+pub(crate) fn handshake_message(dev: &Arc<Device>, skb: SkBuff) {
+    handshake_packet(dev, &skb);
+    skb.consume();
+    dev.handshake_done(1);
 }
 
 fn handshake_packet(dev: &Arc<Device>, skb: &SkBuff) {

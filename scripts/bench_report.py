@@ -114,6 +114,11 @@ def main():
         c, w = data.get((fig, C)), data.get((fig, wgrs))
         if not c:
             continue
+        if units[fig] == "lost":
+            # A count of rounds (1 = lost in that round): the sum, not a median.
+            n_of = lambda v: "%d of %d" % (sum(v), len(v)) if v else "-"
+            rows.append([fig, "rounds", n_of(c), n_of(w), "-", "-", "-"])
+            continue
         mc, mw = median(c), (median(w) if w else None)
         ratio = "%.2f" % (mw / mc) if mw is not None and mc else "-"
         rows.append([fig, units[fig], fmt(mc), fmt(mw), ratio, spread(c, mc),

@@ -16,6 +16,7 @@ use crate::b64::key_from_base64;
 pub const USAGE: &str = "\
 usage: wgrs-hsflood --target IP:PORT --server-public KEY_B64 --keys FILE
                     --sources IP[,IP...] --seconds S [--cookies] [--rate N]
+                    [--replay N]
 
 Floods a WireGuard responder with handshake initiations and counts what
 comes back. Initiator i (i = 0 .. max(keys, sources) - 1) uses key i mod K
@@ -32,13 +33,19 @@ and source i mod S, each with a UDP socket of its own bound to SOURCE:0.
   --cookies               consume cookie replies, so that later initiations
                           carry a valid mac2 (a cookie-aware attacker);
                           without it initiations carry mac1 only
-  --rate N                at most N initiations per second in total
+  --rate N                at most N new initiations per second in total
                           (default: as fast as possible)
+  --replay N              send each new initiation N more times, the same
+                          bytes again (default 0): copies cost the flood one
+                          send each and the responder two X25519 operations
+                          before it can see that the timestamp is not new,
+                          so the responder's queue fills and it comes under
+                          load (0 to 1000)
   -h, --help              this text
 
 Prints, on stdout:
   hsflood sent N cookie_replies N responses N seconds F hs_per_s F
-responses = handshake responses that complete the handshake, hs_per_s =
+sent = initiations put on the wire (new ones and copies), responses = handshake responses that complete the handshake, hs_per_s =
 responses / seconds (the flood duration; responses arriving up to 250 ms
 after it are still counted). Details go to stderr.";
 
@@ -57,8 +64,10 @@ pub struct Config {
     pub duration: Duration,
     /// Consume cookie replies.
     pub cookies: bool,
-    /// Total initiations per second, `None` for unlimited.
+    /// Total new initiations per second, `None` for unlimited.
     pub rate: Option<u64>,
+    /// Copies sent after each new initiation.
+    pub replay: u32,
 }
 
 /// Outcome of parsing the command line.
@@ -72,6 +81,8 @@ pub enum Command {
 
 /// Longest flood accepted (a day): keeps durations and rates sane.
 const MAX_SECONDS: f64 = 86_400.0;
+/// Most copies per new initiation.
+pub const MAX_REPLAY: u32 = 1000;
 
 fn parse_seconds(s: &str) -> Result<Duration, String> {
     match s.parse::<f64>() {
@@ -107,6 +118,7 @@ where
     let mut duration = None;
     let mut cookies = false;
     let mut rate = None;
+    let mut replay = None;
     let mut it = args.into_iter();
     while let Some(arg) = it.next() {
         let arg = arg.as_ref();
@@ -127,6 +139,7 @@ where
             "--sources",
             "--seconds",
             "--rate",
+            "--replay",
         ];
         if !known.contains(&arg) {
             return Err(format!("unknown argument '{arg}' (see --help)"));
@@ -170,6 +183,19 @@ where
                     return Err(twice());
                 }
             }
+            "--replay" => {
+                let n = match value.parse::<u32>() {
+                    Ok(n) if n <= MAX_REPLAY => n,
+                    _ => {
+                        return Err(format!(
+                            "--replay: '{value}' is not a whole number from 0 to {MAX_REPLAY}"
+                        ))
+                    }
+                };
+                if replay.replace(n).is_some() {
+                    return Err(twice());
+                }
+            }
             _ => {
                 let n = match value.parse::<u64>() {
                     Ok(n) if n > 0 => n,
@@ -200,6 +226,7 @@ where
         duration,
         cookies,
         rate,
+        replay: replay.unwrap_or(0),
     }))
 }
 
@@ -270,13 +297,15 @@ mod tests {
         assert_eq!(c.duration, Duration::from_millis(2500));
         assert!(!c.cookies);
         assert_eq!(c.rate, None);
+        assert_eq!(c.replay, 0);
         let mut a = base();
-        a.extend(["--cookies", "--rate", "1000"]);
+        a.extend(["--cookies", "--rate", "1000", "--replay", "15"]);
         let Ok(Command::Run(c)) = parse(a) else {
             panic!("with options did not parse")
         };
         assert!(c.cookies);
         assert_eq!(c.rate, Some(1000));
+        assert_eq!(c.replay, 15);
         assert_eq!(parse(["--help"]), Ok(Command::Help));
         let mut a = base();
         a.push("-h");
@@ -312,6 +341,10 @@ mod tests {
         assert!(with(&["--rate", "-3"]).contains("positive integer"));
         assert!(with(&["--rate", "x"]).contains("positive integer"));
         assert!(with(&["--cookies", "--cookies"]).contains("twice"));
+        assert!(with(&["--replay"]).contains("needs a value"));
+        assert!(with(&["--replay", "1001"]).contains("from 0 to 1000"));
+        assert!(with(&["--replay", "-1"]).contains("from 0 to 1000"));
+        assert!(with(&["--replay", "2", "--replay", "3"]).contains("twice"));
         assert!(with(&["--target", "10.0.0.1:1"]).contains("twice"));
         let set = |opt: &str, v: &'static str| {
             let mut a = base();

@@ -116,6 +116,9 @@ pub enum Event {
     /// A cookie reply that could not be taken (unknown index, or it did
     /// not authenticate).
     CookieBad,
+    /// A further cookie reply to an initiation whose first one was taken
+    /// (each copy of an initiation gets its own).
+    CookieDuplicate,
     /// Not a handshake response or cookie reply.
     Other,
 }
@@ -225,10 +228,13 @@ impl Initiator {
                 let Some(Some(slot)) = self.slot(reply.receiver) else {
                     return Event::CookieBad;
                 };
-                let Some(mut cookie) = slot.cookie.take() else {
-                    return Event::CookieBad;
+                // Taken only by a reply that authenticates: a forged one
+                // does not spend the initiation's chance.
+                let Some(mut cookie) = slot.cookie.clone() else {
+                    return Event::CookieDuplicate;
                 };
                 if cookie.consume_reply(&C, &reply, now).is_ok() {
+                    slot.cookie = None;
                     self.cookie = cookie;
                     Event::CookieConsumed
                 } else {
@@ -245,8 +251,10 @@ impl Initiator {
 pub struct Report {
     /// Number of initiators.
     pub initiators: usize,
-    /// Initiations handed to the kernel.
+    /// Initiations handed to the kernel (new ones and copies).
     pub sent: u64,
+    /// Of those, copies of a new initiation (`--replay`).
+    pub replays: u64,
     /// Initiations the kernel refused to send (e.g. ICMP errors reported).
     pub send_errors: u64,
     /// Receive errors (e.g. ICMP port unreachable on the connected socket).
@@ -257,6 +265,8 @@ pub struct Report {
     pub cookies_consumed: u64,
     /// Of those, not usable.
     pub cookies_bad: u64,
+    /// Of those, further replies to an initiation already answered so.
+    pub cookies_duplicate: u64,
     /// Responses that completed a handshake.
     pub responses: u64,
     /// Responses to initiations no longer held.
@@ -294,18 +304,21 @@ impl Report {
     /// The stderr line with the rest.
     pub fn details(&self) -> String {
         format!(
-            "wgrs-hsflood: initiators {} sent_per_s {:.1} send_errors {} recv_errors {} \
-             cookies_consumed {} cookies_bad {} stale_responses {} bad_responses {} other {}",
+            "wgrs-hsflood: initiators {} sent_per_s {:.1} replays {} send_errors {} recv_errors {} \
+             cookies_consumed {} cookies_bad {} cookies_duplicate {} stale_responses {} \
+             bad_responses {} other {}",
             self.initiators,
             if self.seconds > 0.0 {
                 self.sent as f64 / self.seconds
             } else {
                 0.0
             },
+            self.replays,
             self.send_errors,
             self.recv_errors,
             self.cookies_consumed,
             self.cookies_bad,
+            self.cookies_duplicate,
             self.stale,
             self.bad_responses,
             self.other
@@ -326,6 +339,10 @@ impl Report {
                 self.cookie_replies += 1;
                 self.cookies_bad += 1;
             }
+            Event::CookieDuplicate => {
+                self.cookie_replies += 1;
+                self.cookies_duplicate += 1;
+            }
             Event::Other => self.other += 1,
         }
     }
@@ -343,6 +360,8 @@ impl Clock {
 
 struct Flood {
     keys: Vec<Key>,
+    /// Copies to send after each new initiation.
+    replay: u32,
     initiators: Vec<(Initiator, UdpSocket)>,
     report: Report,
     clock: Clock,
@@ -386,9 +405,16 @@ impl Flood {
         };
         let ts = key.next_timestamp(wall_clock());
         let pkt = ini.initiation(&key.id, &ts, now)?;
-        match sock.send(&pkt) {
-            Ok(_) => self.report.sent += 1,
-            Err(_) => self.report.send_errors += 1,
+        for copy in 0..=self.replay {
+            match sock.send(&pkt) {
+                Ok(_) => {
+                    self.report.sent += 1;
+                    if copy > 0 {
+                        self.report.replays += 1;
+                    }
+                }
+                Err(_) => self.report.send_errors += 1,
+            }
         }
         Ok(())
     }
@@ -420,6 +446,7 @@ fn setup(cfg: &Config, ids: Vec<StaticIdentity>) -> Result<Flood, String> {
     }
     Ok(Flood {
         keys,
+        replay: cfg.replay,
         report: Report {
             initiators: n,
             ..Report::default()

@@ -7,6 +7,7 @@
 //! ```text
 //! wgrs-hsflood --target IP:PORT --server-public KEY_B64 --keys FILE
 //!              --sources IP[,IP...] --seconds S [--cookies] [--rate N]
+//!              [--replay N]
 //! ```
 //!
 //! * `--keys FILE`: one base64 private key per line (empty lines and `#`
@@ -28,6 +29,11 @@
 //!   that does not do cookies: mac1 only); with it they are consumed, and
 //!   the initiator's later initiations carry a valid mac2 (a cookie-aware
 //!   attacker, which only the responder's per-source rate limiter bounds).
+//! * `--replay N`: each new initiation goes out N + 1 times. The copies
+//!   cost the flood a send each but the responder two X25519 operations
+//!   before its timestamp check rejects them, so a responder that keeps up
+//!   with what one thread can make fresh still comes under load (cookies
+//!   engaged) when the copies are added.
 //!
 //! Prints on stdout
 //!

@@ -214,8 +214,9 @@ fn cookie_reply_consumed_then_mac2_valid() {
     assert_eq!(classify(&reply), Ok(MessageKind::CookieReply));
     assert_eq!(p.resp.completed, 0);
     assert_eq!(p.receive(&reply, now), Event::CookieConsumed);
-    // Taken once only.
-    assert_eq!(p.receive(&reply, now), Event::CookieBad);
+    // Taken once only: a second reply to the same initiation (as each
+    // copy of it gets) is a duplicate.
+    assert_eq!(p.receive(&reply, now), Event::CookieDuplicate);
     let init = p.initiation(now + MS);
     let cookie = p.resp.cookie(&SRC, PORT);
     assert_eq!(
@@ -258,6 +259,10 @@ fn forged_cookie_reply_rejected() {
     let mut reply = p.resp.handle(&init, &SRC, PORT, now).unwrap();
     reply[40] ^= 1;
     assert_eq!(p.receive(&reply, now), Event::CookieBad);
+    // The genuine reply is still taken after a forged one.
+    reply[40] ^= 1;
+    assert_eq!(p.receive(&reply, now), Event::CookieConsumed);
+    let mut p = Pair::new(true, true);
     let next = p.initiation(now);
     assert_eq!(&next[132..], &[0; 16]);
     // A reply for an index we never used.
@@ -354,6 +359,7 @@ fn cfg(target: SocketAddr, server_public: [u8; KEY_LEN], cookies: bool) -> Confi
         duration: Duration::from_millis(600),
         cookies,
         rate: Some(200),
+        replay: 0,
     }
 }
 
@@ -439,4 +445,39 @@ fn bind_failure_is_an_error() {
     c.duration = Duration::from_millis(50);
     let e = run(&c, vec![identity()], |_| {}).err().unwrap();
     assert!(e.contains("cannot create an initiation"), "{e}");
+}
+
+#[test]
+fn loopback_flood_with_copies() {
+    let ids = vec![identity(), identity()];
+    let pubs: Vec<_> = ids.iter().map(|i| i.public).collect();
+    let server = Server::start(&pubs, false);
+    let mut c = cfg(server.addr, server.public, false);
+    c.replay = 3;
+    let r = run(&c, ids, |_| {}).unwrap();
+    let completed = server.finish();
+    eprintln!("{}\n{}", r.line(), r.details());
+    let fresh = r.sent - r.replays;
+    assert!(
+        (3..=130).contains(&fresh),
+        "rate-limited to 200 new/s: {r:?}"
+    );
+    assert_eq!(r.replays, 3 * fresh, "three copies of each: {r:?}");
+    assert_eq!(
+        r.send_errors + r.recv_errors + r.bad_responses + r.other,
+        0,
+        "{r:?}"
+    );
+    // A copy carries a timestamp the responder has seen: only new
+    // initiations complete a handshake.
+    assert!(completed <= fresh, "{r:?} {completed}");
+    assert!(
+        r.responses >= 1 && r.responses <= completed,
+        "{r:?} {completed}"
+    );
+    assert!(
+        r.details().contains(&format!(" replays {} ", r.replays)),
+        "{}",
+        r.details()
+    );
 }

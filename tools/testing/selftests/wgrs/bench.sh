@@ -9,9 +9,10 @@
 # which scripts/bench.sh turns into medians and ratios. Figures: iperf3 TCP
 # with 1 and 4 streams in both directions (Mbit/s), UDP packets per second
 # received with 64-byte payloads, ping round-trip time p50 and p99 (us),
-# handshakes completed per second under an initiation flood without and
-# with cookies and a legitimate peer's handshake time meanwhile
-# (bench_flood.sh);
+# handshakes completed per second under an initiation flood (one too light
+# to bring the responder under load, and two that do, by an attacker that
+# ignores cookies and by one that answers them) and a legitimate peer's
+# handshake time meanwhile (bench_flood.sh);
 # for wgrs.ko also the same TCP and UDP figures with the gate on and the
 # peers authorized (*_gate: what the gate costs), and, once, the in-module
 # microbenchmarks (`modprobe wgrs bench=1`: lib/crypto ChaCha20-Poly1305

@@ -8,18 +8,28 @@
 # $WGRS_BIN/wgrs-hsflood, in namespace A, floods B's wg0 (192.168.77.2:51878)
 # with handshake initiations from 16 initiators: 16 keys that B has as peers
 # (no endpoint), each sending from its own address 192.168.77.100..115 on A's
-# veth. Twice, each for $flood_secs seconds: an attacker that ignores cookie
-# replies (its initiations carry mac1 only: under load B answers them with
-# cookie replies and completes none), then one that takes them (valid mac2:
-# only B's per-source rate limiter bounds it). Meanwhile, from 1 s into the
-# flood, A's real peer forgets its session (peer removed and added again)
-# and pings B through the tunnel: the legitimate handshake has to get through
-# the flood. Under load B answers it with a cookie reply first, and A's wg0
-# retries with the cookie only after REKEY_TIMEOUT (5 s): that is why a
-# flood lasts at least 8 s whatever $flood_secs says.
+# veth. Three floods, modes M:
+#   light     new initiations only, mac1 only, for $flood_secs s (at least
+#             8): one thread making initiations cannot outrun B, so B never
+#             comes under load and answers every one (no cookies engaged);
+#   nocookie  each new initiation also goes out $flood_replay more times as
+#             it is (a copy costs the flood a send and B two X25519
+#             operations before its timestamp check rejects it), so B's
+#             handshake queue fills within a second and B requires cookies;
+#             the attacker ignores cookie replies (mac1 only: B answers with
+#             cookie replies and completes none once under load);
+#   cookie    the same copies, and the attacker takes cookie replies (valid
+#             mac2: only B's per-source rate limiter bounds it).
+# The last two last at least 14 s. Meanwhile, from 1 s into each flood, A's
+# real peer forgets its session (peer removed and added again) and pings B
+# through the tunnel: the legitimate handshake has to get through the
+# flood. Under load B answers it with a cookie reply first, and A's wg0
+# retries with the cookie only after REKEY_TIMEOUT (5 s, plus up to a third
+# of a second of jitter), and a retry can find B's queue full: the ping may
+# wait until 2 s before the flood's end, two retries' worth.
 #
-# Records, for M in nocookie and cookie (FLOOD_CASES KTAP cases in all,
-# one per record, whatever happens):
+# Records, for each mode M (FLOOD_CASES KTAP cases in all, one per record,
+# whatever happens):
 #   hs_flood_M       hs/s    flood handshakes completed per second (the
 #                            responses wgrs-hsflood's consume_response takes);
 #                            0 is a result here (every flood initiation
@@ -29,6 +39,13 @@
 #                            ping round trip, during the flood (ping's own
 #                            time: from sending the echo request, which waits
 #                            in wg0 for the handshake, to the reply)
+#   hs_flood_creps_M reply/s cookie replies B sent to the flood per second
+#                            (nocookie and cookie only); 0 fails: the flood
+#                            did not bring B under load
+#   hs_legit_lost_M  lost    1 if the legitimate peer got no ping through
+#                            before the wait ended, else 0 (hs_legit_ms_M
+#                            then has no value for the round); the table
+#                            gives the sum over the rounds
 #   hs_flood_ksys_M  %       share of all CPU time (every CPU, /proc/stat)
 #                            spent in the kernel (system, irq, softirq) from
 #                            the flood's start to wgrs-hsflood's exit; the
@@ -38,10 +55,11 @@
 # A's peer for B is the one added again during the measurement, with the
 # same endpoint and allowed IPs.
 
-FLOOD_CASES=8
+FLOOD_CASES=17
 flood_secs=${flood_secs:-8}
 flood_n=16
-flood_modes=(nocookie cookie)
+flood_replay=100
+flood_modes=(light nocookie cookie)
 
 # flood_rate FIGURE DRIVER ROUND VALUE: bench with unit hs/s, except that a
 # zero rate is a result (the flood ran and completed no handshake).
@@ -110,13 +128,17 @@ flood_legit() { # WAIT
 	A ping -n -c 1 -W "$1" 10.77.0.2 2>/dev/null | sed -n 's/.* time=\([0-9.]*\) ms$/\1/p'
 }
 
-# One flood: MODE nocookie|cookie; DRIVER ROUND for the records.
+# One flood: MODE light|nocookie|cookie; DRIVER ROUND for the records.
 flood_one() {
 	local m=$1 d=$2 r=$3 secs=$flood_secs pid rc legit= k0 t0 k1 t1 ksys= i srcs= spub
-	local tag= sent= creps= resp= fsecs= hps= sent_ps= nolegit= l1= l2= l3= l4= l5=
-	local -a opt=()
-	[ "$m" = cookie ] && opt=(--cookies)
-	[[ $secs =~ ^[0-9]+$ ]] && [ "$secs" -ge 8 ] || secs=8
+	local tag= sent= creps= resp= fsecs= hps= sent_ps= creps_ps= nolegit= lost= l1= l2= l3= l4= l5=
+	local -a opt=(--replay $flood_replay)
+	local least=14
+	case $m in
+	light) opt=() least=8 ;;
+	cookie) opt+=(--cookies) ;;
+	esac
+	[[ $secs =~ ^[0-9]+$ ]] && [ "$secs" -ge $least ] || secs=$least
 	for ((i = 0; i < flood_n; i++)); do srcs+=${srcs:+,}192.168.77.$((100 + i)); done
 	spub=$(B wg show wg0 public-key)
 	rm -f $tmp/flood.out $tmp/flood.err
@@ -132,7 +154,8 @@ flood_one() {
 	if kill -0 $pid 2>/dev/null; then
 		sleep 1
 		legit=$(flood_legit $((secs - 2)))
-		[ -n "$legit" ] || nolegit="the legitimate peer got no ping through during the $m flood"
+		lost=0
+		[ -n "$legit" ] || lost=1 nolegit="the legitimate peer got no ping through during the $m flood"
 	else
 		nolegit="no $m flood to measure the legitimate peer in"
 	fi
@@ -142,6 +165,9 @@ flood_one() {
 	[ $rc = 0 ] && read -r tag l1 sent l2 creps l3 resp l4 fsecs l5 hps <$tmp/flood.out
 	if [ "$tag $l1 $l2 $l3 $l4 $l5" = "hsflood sent cookie_replies responses seconds hs_per_s" ]; then
 		sent_ps=$(awk -v n="$sent" -v s="$fsecs" 'BEGIN { if (s > 0 && n > 0) printf "%.1f", n / s }')
+		creps_ps=$(awk -v n="$creps" -v s="$fsecs" 'BEGIN { if (s > 0 && n > 0) printf "%.1f", n / s }')
+		[ "$creps" = 0 ] && [ $m != light ] &&
+			echo "B sent the $m flood no cookie reply: it never came under load" | ktap_diag
 		ksys=$(awk -v k=$((k1 - k0)) -v t=$((t1 - t0)) 'BEGIN { if (t > 0 && k > 0) printf "%.1f", 100 * k / t }')
 		ktap_diag <$tmp/flood.err
 		echo "$m flood: $sent initiations, $creps cookie replies, $resp handshakes in $fsecs s" | ktap_diag
@@ -154,8 +180,20 @@ flood_one() {
 	fi
 	flood_rate "hs_flood_$m" "$d" "$r" "$hps"
 	bench "hs_flood_sent_$m" "$d" "$r" "$sent_ps" init/s
+	[ $m = light ] || bench "hs_flood_creps_$m" "$d" "$r" "$creps_ps" reply/s
 	[ -n "$nolegit" ] && echo "$nolegit" | ktap_diag
-	bench "hs_legit_ms_$m" "$d" "$r" "$legit" ms
+	# Not getting through is a result of the flood, counted by itself.
+	if [ "$lost" = 1 ]; then
+		ktap_ok "$d round $r: hs_legit_ms_$m: none (the legitimate peer did not get through)"
+	else
+		bench "hs_legit_ms_$m" "$d" "$r" "$legit" ms
+	fi
+	if [ -n "$lost" ]; then
+		echo "# BENCH hs_legit_lost_$m $d $r $lost lost"
+		ktap_ok "$d round $r: hs_legit_lost_$m = $lost"
+	else
+		ktap_fail "$d round $r: hs_legit_lost_$m (no flood)"
+	fi
 	bench "hs_flood_ksys_$m" "$d" "$r" "$ksys" %
 	return 0
 }
@@ -173,7 +211,8 @@ flood_figures() { # DRIVER ROUND
 	fi
 	if [ -n "$why" ]; then
 		for m in "${flood_modes[@]}"; do
-			for f in hs_flood hs_flood_sent hs_legit_ms hs_flood_ksys; do
+			for f in hs_flood hs_flood_sent hs_flood_creps hs_legit_ms hs_legit_lost hs_flood_ksys; do
+				[ $m = light ] && [ $f = hs_flood_creps ] && continue
 				ktap_fail "$d round $r: ${f}_$m ($why)"
 			done
 		done
