@@ -47,6 +47,15 @@ const ETH_DATA_LEN: u32 = 1500;
 
 /// Handshakes waiting to be processed, at most (as C).
 pub(crate) const MAX_QUEUED_INCOMING_HANDSHAKES: u32 = 4096;
+/// Waiting handshake messages from which a device is under load (as C).
+pub(crate) const UNDER_LOAD_QUEUE_LEN: u32 = MAX_QUEUED_INCOMING_HANDSHAKES / 8;
+
+/// The under-load threshold in force: [`UNDER_LOAD_QUEUE_LEN`] unless the
+/// `handshake_load` module parameter lowered it (tests of the cookie path;
+/// the module refuses to load with a value outside 1..=4096).
+pub(crate) fn under_load_queue_len() -> u32 {
+    *crate::module_parameters::handshake_load.value()
+}
 
 /// The device's key pair and what is derived from it, published for the
 /// handshake workers; replaced as a whole when the key changes.

@@ -13,7 +13,7 @@ use crate::abstractions::rcu;
 use crate::abstractions::skb::{DropReason, InnerError, SkBuff};
 use crate::abstractions::time;
 use crate::abstractions::udp::Endpoint;
-use crate::device::{Device, MAX_QUEUED_INCOMING_HANDSHAKES};
+use crate::device::Device;
 use crate::noise::{self, Keypair};
 use crate::peer::Peer;
 use crate::peerlookup;
@@ -210,7 +210,7 @@ fn handshake_packet(dev: &Arc<Device>, skb: &SkBuff) {
     let Some(ep) = skb.endpoint() else { return };
     let Some((src_ip, src_port)) = ep.ip_and_port() else { return };
     let qlen = dev.handshake_queue_len.load(Ordering::Relaxed) as usize;
-    let under_load = dev.load.lock().update(qlen, (MAX_QUEUED_INCOMING_HANDSHAKES / 8) as usize, now);
+    let under_load = dev.load.lock().update(qlen, crate::device::under_load_queue_len() as usize, now);
 
     // MACs first: only a message macced for our key goes on; under load it
     // must also carry the cookie its source address earns.

@@ -56,6 +56,10 @@ module! {
             default: 0,
             description: "1: run the in-module microbenchmarks (crypto, allowed-IPs) at load, 2: quickly; for make bench",
         },
+        handshake_load: u32 {
+            default: 512,
+            description: "handshake messages waiting at which a device is under load and demands cookies (1 to 4096; 512 as the C driver); lower it only to test the cookie path",
+        },
     },
 }
 
@@ -75,6 +79,23 @@ struct Wgrs {
 
 impl kernel::Module for Wgrs {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        let load = *module_parameters::handshake_load.value();
+        if !(1..=device::MAX_QUEUED_INCOMING_HANDSHAKES).contains(&load) {
+            pr_err!(
+                "handshake_load={} refused: it must lie in 1..={} (handshake messages waiting)\n",
+                load,
+                device::MAX_QUEUED_INCOMING_HANDSHAKES
+            );
+            return Err(EINVAL);
+        }
+        if load != device::UNDER_LOAD_QUEUE_LEN {
+            pr_warn!(
+                "handshake_load={}: under load from {} waiting handshake messages (not {})\n",
+                load,
+                load,
+                device::UNDER_LOAD_QUEUE_LEN
+            );
+        }
         match *module_parameters::bench.value() {
             1 => bench::run(false),
             2 => bench::run(true),

@@ -6,13 +6,14 @@
 # A test stopped by kselftest's timeout still cleans up (lib.sh's EXIT trap).
 trap 'exit 143' TERM
 
-# load_only MODULE: MODULE loaded, wireguard.ko and wgrs.ko otherwise not,
-# and no module auto-loading from here on: `ip link add type wireguard`
-# must never quietly load the other driver when MODULE failed to load.
+# load_only MODULE [PARAM=VALUE...]: MODULE loaded (with those
+# parameters), wireguard.ko and wgrs.ko otherwise not, and no module
+# auto-loading from here on: `ip link add type wireguard` must never
+# quietly load the other driver when MODULE failed to load.
 load_only() {
 	modprobe -r wireguard "$WGRS_MODULE" 2>/dev/null
 	[ "$(cat /proc/sys/kernel/modprobe)" = /bin/false ] || no_autoload
-	if ! modprobe "$1" || ! module_loaded "$1"; then
+	if ! modprobe "$@" || ! module_loaded "$1"; then
 		echo "cannot load $1"
 		return 1
 	fi
