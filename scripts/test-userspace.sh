@@ -10,3 +10,6 @@ cargo test --locked --release --manifest-path wgrs-interop/Cargo.toml 2>&1
 say "cargo clippy -- -D warnings (workspace and wgrs-interop)"
 cargo clippy --locked --workspace --all-targets --release --quiet -- -D warnings
 cargo clippy --locked --all-targets --release --quiet --manifest-path wgrs-interop/Cargo.toml -- -D warnings
+say "cargo fmt --check (workspace and wgrs-interop; the shared core in rust/proto too)"
+cargo fmt --check
+cargo fmt --check --manifest-path wgrs-interop/Cargo.toml

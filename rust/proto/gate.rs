@@ -311,7 +311,8 @@ pub fn idle_deadline(policy: &GatePolicy, last_activity: Option<u64>) -> Option<
     if policy.idle_timeout == 0 {
         return None;
     }
-    last_activity.map(|a| a.saturating_add(u64::from(policy.idle_timeout).saturating_mul(NSEC_PER_SEC)))
+    last_activity
+        .map(|a| a.saturating_add(u64::from(policy.idle_timeout).saturating_mul(NSEC_PER_SEC)))
 }
 
 /// When a session authorized at `authorized_at` ends by max-session.
@@ -319,7 +320,8 @@ pub fn session_deadline(policy: &GatePolicy, authorized_at: Option<u64>) -> Opti
     if policy.max_session == 0 {
         return None;
     }
-    authorized_at.map(|a| a.saturating_add(u64::from(policy.max_session).saturating_mul(NSEC_PER_SEC)))
+    authorized_at
+        .map(|a| a.saturating_add(u64::from(policy.max_session).saturating_mul(NSEC_PER_SEC)))
 }
 
 /// Whether an authorized peer must be locked at `now`, and why (the
@@ -340,8 +342,15 @@ pub fn expired(
 }
 
 /// The earliest time [`expired`] may change its answer.
-pub fn next_expiry(policy: &GatePolicy, authorized_at: Option<u64>, last_activity: Option<u64>) -> Option<u64> {
-    match (session_deadline(policy, authorized_at), idle_deadline(policy, last_activity)) {
+pub fn next_expiry(
+    policy: &GatePolicy,
+    authorized_at: Option<u64>,
+    last_activity: Option<u64>,
+) -> Option<u64> {
+    match (
+        session_deadline(policy, authorized_at),
+        idle_deadline(policy, last_activity),
+    ) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }

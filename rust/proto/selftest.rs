@@ -289,7 +289,9 @@ impl PeerState {
     ) -> Peer<'_> {
         let hs = self.hs.insert(Handshake::new(c, &id, peer_public, &PSK));
         let cookie = self.cookie.insert(PeerCookie::new(c, peer_public));
-        let checker = self.checker.insert(CookieResponder::new(c, Some(&id.public)));
+        let checker = self
+            .checker
+            .insert(CookieResponder::new(c, Some(&id.public)));
         let id = self.id.insert(id);
         let _ = self.kps.clear();
         self.windows = Windows::new();

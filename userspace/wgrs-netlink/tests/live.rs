@@ -48,6 +48,9 @@ fn listing_links_works() {
         let dev = std::path::Path::new("/sys/class/net").join(name);
         assert!(dev.exists(), "{name} listed but not in /sys/class/net");
         let uevent = std::fs::read_to_string(dev.join("uevent")).unwrap_or_default();
-        assert!(uevent.lines().any(|l| l == "DEVTYPE=wireguard"), "{name} is not a wireguard device");
+        assert!(
+            uevent.lines().any(|l| l == "DEVTYPE=wireguard"),
+            "{name} is not a wireguard device"
+        );
     }
 }

@@ -504,14 +504,20 @@ fn inner_prefix_of_a_longer_packet() {
     // Claims more than the packet has: still truncated.
     assert_eq!(inner::parse_prefix(&big, 1399), Err(InnerError::Truncated));
     // Ports outside the head are not reported (not guessed).
-    assert_eq!(inner::parse_prefix(&big[..22], 1400).map(|h| h.ports), Ok(None));
+    assert_eq!(
+        inner::parse_prefix(&big[..22], 1400).map(|h| h.ports),
+        Ok(None)
+    );
     // IPv6: the head holds the fixed header and the ports of a 1280-byte
     // packet.
     let l4 = [0x04, 0x57, 0x08, 0xae, 0, 0, 0, 0];
     let mut p6 = v6(IPPROTO_UDP, &[], &l4);
     p6[4..6].copy_from_slice(&1240u16.to_be_bytes());
     let h = inner::parse_prefix(&p6, 1280).unwrap();
-    assert_eq!((h.protocol, h.ports, h.ip_len), (IPPROTO_UDP, Some((1111, 2222)), 1280));
+    assert_eq!(
+        (h.protocol, h.ports, h.ip_len),
+        (IPPROTO_UDP, Some((1111, 2222)), 1280)
+    );
     // A length below the head is taken as the head's.
     assert!(inner::parse_prefix(&v4(IPPROTO_TCP, 5, 40, 0, 0), 0).is_ok());
 }
@@ -532,7 +538,8 @@ fn keypair_rotation_reports_what_it_evicts() {
         v.sort();
         v
     };
-    let kp = |i: u32, initiator: bool| Keypair::new([i as u8; 32], [0; 32], initiator, i, 100 + i, 0);
+    let kp =
+        |i: u32, initiator: bool| Keypair::new([i as u8; 32], [0; 32], initiator, i, 100 + i, 0);
     let mut k = Keypairs::<Session>::new();
     assert!(idx(k.add(kp(1, true))).is_empty());
     assert!(idx(k.add(kp(2, true))).is_empty(), "1 becomes previous");
@@ -548,7 +555,11 @@ fn keypair_rotation_reports_what_it_evicts() {
     let _ = k.add(kp(7, false));
     let (rotated, out) = k.received_with(Slot::Next);
     assert!(rotated);
-    assert_eq!(idx(out), Vec::<u32>::new(), "previous was dropped when 7 arrived");
+    assert_eq!(
+        idx(out),
+        Vec::<u32>::new(),
+        "previous was dropped when 7 arrived"
+    );
     assert_eq!(k.current.as_ref().map(|s| s.local_index), Some(7));
     assert_eq!(k.previous.as_ref().map(|s| s.local_index), Some(6));
     let (rotated, out) = k.received_with(Slot::Current);
@@ -564,10 +575,17 @@ fn nonces_are_unique_across_threads() {
     let handles: Vec<_> = (0..4)
         .map(|_| {
             let kp = kp.clone();
-            std::thread::spawn(move || (0..5000).map(|_| kp.next_nonce(0).unwrap()).collect::<Vec<_>>())
+            std::thread::spawn(move || {
+                (0..5000)
+                    .map(|_| kp.next_nonce(0).unwrap())
+                    .collect::<Vec<_>>()
+            })
         })
         .collect();
-    let mut all: Vec<u64> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    let mut all: Vec<u64> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
     all.sort();
     all.dedup();
     assert_eq!(all.len(), 20_000);
@@ -589,24 +607,41 @@ fn cookie_checker_is_shared_and_the_secret_rotates() {
     let checker = CookieChecker::new(&C, Some(&id.public));
     let mut secret = CookieSecret::new();
     let s1 = secret.current(&C, 0);
-    assert_eq!(secret.current(&C, 119 * S), s1, "same secret within two minutes");
+    assert_eq!(
+        secret.current(&C, 119 * S),
+        s1,
+        "same secret within two minutes"
+    );
     let s2 = secret.current(&C, 121 * S);
     assert_ne!(s1, s2, "rotated after two minutes");
     let c1 = make_cookie(&C, &s2, &[10, 0, 0, 1], 5);
-    assert_ne!(c1, make_cookie(&C, &s2, &[10, 0, 0, 1], 6), "port is part of it");
+    assert_ne!(
+        c1,
+        make_cookie(&C, &s2, &[10, 0, 0, 1], 6),
+        "port is part of it"
+    );
     // A message macced by a peer that holds the cookie validates with it,
     // and not with another source's cookie.
     let mut pc = PeerCookie::new(&C, &id.public);
     let mut msg = [0u8; 148];
     msg[0] = 1;
     pc.add_macs(&C, &mut msg, 0).unwrap();
-    assert_eq!(checker.validate(&C, &msg, None), MacState::ValidMacButNoCookie);
+    assert_eq!(
+        checker.validate(&C, &msg, None),
+        MacState::ValidMacButNoCookie
+    );
     let reply = checker.create_reply(&C, &msg, 3, &c1).unwrap();
     pc.consume_reply(&C, &reply, 0).unwrap();
     pc.add_macs(&C, &mut msg, 0).unwrap();
-    assert_eq!(checker.validate(&C, &msg, Some(&c1)), MacState::ValidMacWithCookie);
+    assert_eq!(
+        checker.validate(&C, &msg, Some(&c1)),
+        MacState::ValidMacWithCookie
+    );
     let other = make_cookie(&C, &s2, &[10, 0, 0, 2], 5);
-    assert_eq!(checker.validate(&C, &msg, Some(&other)), MacState::ValidMacButNoCookie);
+    assert_eq!(
+        checker.validate(&C, &msg, Some(&other)),
+        MacState::ValidMacButNoCookie
+    );
     msg[10] ^= 1;
     assert_eq!(checker.validate(&C, &msg, Some(&c1)), MacState::InvalidMac);
 }
