@@ -44,6 +44,8 @@ llvm=()
 grep -q '^CONFIG_CC_IS_CLANG=y' "$kdir/.config" && llvm=(LLVM="$LLVM_SUFFIX")
 run_logged "$mod/build.log" make -C "$kdir" M="$mod" "${llvm[@]}" modules
 modinfo "$mod/wgrs.ko" >/dev/null || die "wgrs.ko was not built against the release kernel"
+say "the C driver's allowed-IPs trie as a module of its own (wg_aips_bench.ko)"
+ctrie=$("$WGRS_TOP/scripts/build-c-allowedips.sh" "$kdir" "$WGRS_CACHE/bench-c-allowedips")
 say "the instruction-counting QEMU plugin"
 plugin=$("$WGRS_TOP/scripts/build-plugin.sh")
 
@@ -51,6 +53,7 @@ out="$WGRS_TOP/out/bench"
 rm -rf "$out"
 mkdir -p "$out"
 cp "$plugin/wgrs-mark" "$out/wgrs-mark"
+cp "$ctrie" "$out/wg_aips_bench.ko"
 : >"$out/insn.txt"
 say "benchmark: $rounds rounds of $secs s per figure, C and wgrs alternating (log: $out/console.log)"
 set +e
@@ -58,7 +61,7 @@ VM_IO="$out" WGRS_KO="$mod/wgrs.ko" WGRS_QEMU_PLUGIN="$plugin/wgrs_insn.so,out=$
 	"$WGRS_TOP/scripts/vm.sh" --cpus 2 --timeout 7200 -- \
 	env WGRS_BIN=/mnt/wgrs/userspace/target/release \
 	/mnt/wgrs/tools/testing/selftests/wgrs/bench.sh --rounds "$rounds" --seconds "$secs" \
-	--insn /mnt/io/insn.txt >"$out/console.log" 2>&1
+	--insn /mnt/io/insn.txt --c-trie /mnt/io/wg_aips_bench.ko >"$out/console.log" 2>&1
 rc=$?
 set -e
 grep -E '^(ok|not ok) ' "$out/console.log" | grep -v '^ok ' >&2 || true

@@ -16,9 +16,16 @@
 # for wgrs.ko also the same TCP and UDP figures with the gate on and the
 # peers authorized (*_gate: what the gate costs), and, once, the in-module
 # microbenchmarks (`modprobe wgrs bench=1`: lib/crypto ChaCha20-Poly1305
-# MB/s, allowed-IPs lookup ns at 1, 1k and 1M prefixes).
+# MB/s, allowed-IPs lookup ns at 1, 1k and 1M prefixes) next to the C
+# driver's trie timed the same way (wg_aips_bench.ko, built from the
+# kernel's allowedips.c by scripts/build-c-allowedips.sh; both tries must
+# match the same number of lookups).
 #
 #   bench.sh [--smoke] [--rounds N] [--seconds S] [--insn FILE] [--no-flood]
+#            [--c-trie KO]
+#
+# --c-trie KO: the C trie module (default: $WGRS_C_TRIE); without one its
+# figures fail.
 #
 # --insn FILE: the VM runs under the wgrs_insn QEMU plugin (tools/qemu/),
 # which appends its readings to FILE (shared with the host) when
@@ -40,7 +47,7 @@ set -u
 cd "$(dirname "$0")" && . ./lib.sh && . ./tunnel_lib.sh && . ./bench_flood.sh
 require_root
 
-rounds=5 secs=10 pings=500 smoke= insn= micro=1 insn_mb=64 flood=1
+rounds=5 secs=10 pings=500 smoke= insn= micro=1 insn_mb=64 flood=1 c_trie=${WGRS_C_TRIE:-}
 # The counted UDP transfer: datagrams and their rate (under TCG the C driver
 # carries about 17,000 per second and wgrs.ko 8,600, so neither drops).
 insn_pkts=20000 insn_pps=4000
@@ -51,6 +58,7 @@ while [ $# -gt 0 ]; do
 	--seconds) secs=$2; shift 2 ;;
 	--insn) insn=$2; shift 2 ;;
 	--no-flood) flood=; shift ;;
+	--c-trie) c_trie=$2; shift 2 ;;
 	*) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -61,14 +69,17 @@ gate_figures=(tcp1_ab_gate udp64_pps_gate)
 [ -n "$insn" ] && gate_figures+=(insn_per_mb_gate insn_per_kpkt_gate)
 micro_figures=(crypto_seal crypto_open allowedips_1 allowedips_1000)
 [ "$micro" = 1 ] && micro_figures+=(allowedips_1000000)
+c_figures=(allowedips_1 allowedips_1000)
+[ "$micro" = 1 ] && c_figures+=(allowedips_1000000)
 # Per round: tunnel up and the figures for each driver, the gate's set-up
 # and figures for wgrs; once: the microbenchmarks' load and figures, and
-# with --insn two profiles per driver.
+# with --insn two profiles per driver; the C trie's load, and its figures
+# each with the check that both tries matched alike.
 nprof=0
 [ -n "$insn" ] && nprof=$((2 * ${#drivers[@]}))
 [ -n "$flood" ] || FLOOD_CASES=0
 ktap_header $(((${#drivers[@]} * (1 + ${#figures[@]} + FLOOD_CASES) + 1 + ${#gate_figures[@]}) * rounds +
-	1 + ${#micro_figures[@]} + nprof))
+	1 + ${#micro_figures[@]} + nprof + 1 + 2 * ${#c_figures[@]}))
 
 tmp=$(mktemp -d)
 on_exit "rm -rf $tmp"
@@ -228,9 +239,46 @@ micro_bench() {
 	modprobe -r "$WGRS_MODULE"
 	ktap_ok "modprobe $WGRS_MODULE bench=$micro"
 	printf '%s\n' "$log" | grep 'wgrs: bench:' | ktap_diag
+	micro_log=$log
 	for f in "${micro_figures[@]}"; do
 		read -r v u < <(printf '%s\n' "$log" | sed -n "s/.*wgrs: bench: $f \([0-9.]*\) \([^ ]*\).*/\1 \2/p")
 		bench "$f" "$WGRS_MODULE" 1 "${v:-}" "${u:-?}"
+	done
+}
+
+# The C driver's trie, timed as wgrs.ko times its own (after micro_bench,
+# whose log gives wgrs's match counts): figures for "wireguard", and a
+# check per figure that both tries matched the same lookups.
+c_trie_bench() {
+	local log f v u mc mw why=
+	if [ -z "$c_trie" ] || [ ! -f "$c_trie" ]; then
+		why="no C trie module (${c_trie:-neither --c-trie nor WGRS_C_TRIE given})"
+	else
+		dmesg -C
+		insmod "$c_trie" quick=$([ "$micro" = 2 ] && echo 1 || echo 0) || why="insmod $c_trie failed"
+	fi
+	if [ -n "$why" ]; then
+		ktap_fail "load the C trie module ($why)"
+		for f in "${c_figures[@]}"; do
+			ktap_fail "wireguard round 1: $f ($why)"
+			ktap_fail "$f: both tries matched alike ($why)"
+		done
+		return
+	fi
+	log=$(dmesg --notime)
+	rmmod wg_aips_bench
+	ktap_ok "load the C trie module (${c_trie##*/})"
+	printf '%s\n' "$log" | grep 'wg_aips_bench:' | ktap_diag
+	for f in "${c_figures[@]}"; do
+		read -r v u < <(printf '%s\n' "$log" | sed -n "s/.*wg_aips_bench: $f \([0-9.]*\) \([^ ]*\).*/\1 \2/p")
+		bench "$f" wireguard 1 "${v:-}" "${u:-?}"
+		mc=$(printf '%s\n' "$log" | sed -n "s/.*wg_aips_bench: $f .*(\([0-9]* of [0-9]*\) lookups matched).*/\1/p")
+		mw=$(printf '%s\n' "${micro_log:-}" | sed -n "s/.*wgrs: bench: $f .*(\([0-9]* of [0-9]*\) lookups matched).*/\1/p")
+		if [ -n "$mc" ] && [ "$mc" = "$mw" ]; then
+			ktap_ok "$f: both tries matched $mc lookups"
+		else
+			ktap_fail "$f: both tries matched alike (C: ${mc:-?}, wgrs: ${mw:-?})"
+		fi
 	done
 }
 
@@ -291,4 +339,5 @@ for ((r = 1; r <= rounds; r++)); do
 	done
 done
 micro_bench
+c_trie_bench
 ktap_finish
