@@ -25,27 +25,59 @@ use kernel::types::Opaque;
 pub(crate) const MAX_BITS: u8 = 128;
 const KEY_BYTES: usize = 16;
 
-/// Bit `i` of `key`, counting from the most significant bit of byte 0.
-fn bit(key: &[u8; KEY_BYTES], i: u8) -> usize {
-    let byte = key.get(usize::from(i / 8)).copied().unwrap_or(0);
-    usize::from((byte >> (7 - (i % 8))) & 1)
+/// A key as two big-endian words: bit 0 is the most significant bit of
+/// word 0, as it is of byte 0 in the byte form. Nodes keep their keys so,
+/// and lookups convert the address once, so that comparing a prefix is two
+/// word operations rather than a loop over bytes.
+type Words = [u64; 2];
+
+/// The words of a key in byte form.
+fn words(key: &[u8; KEY_BYTES]) -> Words {
+    let hi = key.first_chunk::<8>().map_or(0, |c| u64::from_be_bytes(*c));
+    let lo = key.last_chunk::<8>().map_or(0, |c| u64::from_be_bytes(*c));
+    [hi, lo]
+}
+
+/// The byte form of a key in words.
+fn key_bytes(w: &Words) -> [u8; KEY_BYTES] {
+    let h = w[0].to_be_bytes();
+    let l = w[1].to_be_bytes();
+    [h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], l[0], l[1], l[2], l[3], l[4], l[5], l[6], l[7]]
+}
+
+/// Bit `i` of `key`, counting from the most significant bit (0 past the
+/// end).
+fn bit(key: &Words, i: u8) -> usize {
+    let i = u32::from(i);
+    let w = match i {
+        0..=63 => key[0],
+        64..=127 => key[1],
+        _ => return 0,
+    };
+    ((w >> (63 - i % 64)) & 1) as usize
 }
 
 /// Number of leading bits `a` and `b` share, at most `limit`.
-fn common_bits(a: &[u8; KEY_BYTES], b: &[u8; KEY_BYTES], limit: u8) -> u8 {
-    let mut n = 0u8;
-    for (x, y) in a.iter().zip(b.iter()) {
-        let d = x ^ y;
-        if d != 0 {
-            n = n.saturating_add(d.leading_zeros() as u8);
-            return n.min(limit);
-        }
-        n = n.saturating_add(8);
-        if n >= limit {
-            return limit;
-        }
-    }
-    n.min(limit)
+fn common_bits(a: &Words, b: &Words, limit: u8) -> u8 {
+    let hi = a[0] ^ b[0];
+    let n = if hi != 0 {
+        hi.leading_zeros()
+    } else {
+        64 + (a[1] ^ b[1]).leading_zeros()
+    };
+    // At most 128.
+    (n as u8).min(limit)
+}
+
+/// `key` with every bit from `cidr` on cleared.
+fn mask_words(key: Words, cidr: u8) -> Words {
+    let keep = |bits: u32| match bits {
+        0 => 0,
+        1..=63 => !(u64::MAX >> bits),
+        _ => u64::MAX,
+    };
+    let c = u32::from(cidr);
+    [key[0] & keep(c), key[1] & keep(c.saturating_sub(64))]
 }
 
 /// `key` with every bit from `cidr` on cleared.
@@ -81,7 +113,7 @@ struct Node<V> {
     head: Opaque<sys::callback_head>,
     child: [AtomicPtr<Node<V>>; 2],
     value: AtomicPtr<ValueBox<V>>,
-    key: [u8; KEY_BYTES],
+    key: Words,
     cidr: u8,
 }
 
@@ -92,9 +124,9 @@ struct Prealloc<V> {
 }
 
 impl<V> Prealloc<V> {
-    fn node(&mut self, key: [u8; KEY_BYTES], cidr: u8) -> Option<KBox<Node<V>>> {
+    fn node(&mut self, key: Words, cidr: u8) -> Option<KBox<Node<V>>> {
         let mut n = self.nodes.iter_mut().find_map(Option::take)?;
-        n.key = mask(key, cidr);
+        n.key = mask_words(key, cidr);
         n.cidr = cidr;
         Some(n)
     }
@@ -138,6 +170,7 @@ impl<V: Send + Sync> RcuTrie<V> {
 
     /// The value of the longest prefix containing `addr`.
     pub(crate) fn lookup<'g>(&'g self, addr: &[u8; KEY_BYTES], _guard: &'g Guard) -> Option<&'g V> {
+        let addr = &words(addr);
         let mut best: Option<&'g V> = None;
         let mut p = self.root.ptr.load(Ordering::Acquire);
         while !p.is_null() {
@@ -162,7 +195,7 @@ impl<V: Send + Sync> RcuTrie<V> {
 
     /// The value stored for exactly this prefix.
     pub(crate) fn get_exact<'g>(&'g self, key: &[u8; KEY_BYTES], cidr: u8, _guard: &'g Guard) -> Option<&'g V> {
-        let key = mask(*key, cidr);
+        let key = mask_words(words(key), cidr);
         let mut p = self.root.ptr.load(Ordering::Acquire);
         while !p.is_null() {
             // SAFETY: as in `lookup`.
@@ -187,7 +220,7 @@ impl<V: Send + Sync> RcuTrie<V> {
                     head: Opaque::uninit(),
                     child: [AtomicPtr::new(ptr::null_mut()), AtomicPtr::new(ptr::null_mut())],
                     value: AtomicPtr::new(ptr::null_mut()),
-                    key: [0; KEY_BYTES],
+                    key: [0; 2],
                     cidr: 0,
                 },
                 GFP_KERNEL,
@@ -205,7 +238,7 @@ impl<V: Send + Sync> RcuTrie<V> {
         if cidr > self.bits {
             return Err(EINVAL);
         }
-        let key = mask(*key, cidr);
+        let key = mask_words(words(key), cidr);
         let mut pre = Self::prealloc(value)?;
         let _w = self.writers.lock();
         let _guard = rcu::read_lock();
@@ -273,7 +306,7 @@ impl<V: Send + Sync> RcuTrie<V> {
         if cidr > self.bits {
             return false;
         }
-        let key = mask(*key, cidr);
+        let key = mask_words(words(key), cidr);
         let _w = self.writers.lock();
         let _guard = rcu::read_lock();
         // Links from the root down to the node, at most one per bit.
@@ -362,7 +395,7 @@ impl<V: Send + Sync> RcuTrie<V> {
             let v = n.value.load(Ordering::Relaxed);
             if !v.is_null() {
                 // SAFETY: owned by the node, live.
-                f(&n.key, n.cidr, unsafe { &(*v).value });
+                f(&key_bytes(&n.key), n.cidr, unsafe { &(*v).value });
             }
             for c in n.child.iter().rev() {
                 let c = c.load(Ordering::Relaxed);
