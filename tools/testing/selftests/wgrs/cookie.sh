@@ -34,13 +34,6 @@ A() { nsx $nsA "$@"; }
 B() { nsx $nsB "$@"; }
 C() { nsx $nsC "$@"; }
 pidB=
-stop_b() {
-	[ -n "$pidB" ] || return 0
-	kill "$pidB" 2>/dev/null
-	wait "$pidB" 2>/dev/null
-	pidB=
-	rm -f /run/wireguard/$IF.sock
-}
 on_exit stop_b
 
 # The module refuses a threshold outside 1..4096, and says why.

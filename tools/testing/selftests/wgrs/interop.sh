@@ -55,13 +55,6 @@ start_b() { # [ENDPOINT-OF-A]
 		ip -n $nsB addr add 10.80.0.2/24 dev $IF && addr6 $nsB $IF fd80::2/64 &&
 		ip -n $nsB link set $IF up
 }
-stop_b() {
-	[ -n "$pidB" ] || return 0
-	kill "$pidB" 2>/dev/null
-	wait "$pidB" 2>/dev/null
-	pidB=
-	rm -f /run/wireguard/$IF.sock
-}
 peer_a() { # [ENDPOINT-OF-B]: A's peer B, fresh (no session)
 	A wg set wg0 peer "$kB" remove &&
 		A wg set wg0 peer "$kB" allowed-ips 10.80.0.2/32,fd80::2/128 ${1:+endpoint $1}

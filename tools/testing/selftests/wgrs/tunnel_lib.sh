@@ -19,6 +19,17 @@ load_only() {
 	fi
 }
 
+# stop_b: stops the userspace WireGuard (wireguard-go, boringtun) that a
+# test started in the background as $pidB on the TUN device $IF, and
+# removes its UAPI socket. Nothing to do when $pidB is empty.
+stop_b() {
+	[ -n "$pidB" ] || return 0
+	kill "$pidB" 2>/dev/null
+	wait "$pidB" 2>/dev/null
+	pidB=
+	rm -f /run/wireguard/$IF.sock
+}
+
 # netns_add NS...: new network namespaces, deleted again when the test ends.
 # Runs in the test's own shell (the clean-up list lives there).
 netns_add() {
