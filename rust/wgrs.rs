@@ -57,7 +57,7 @@ module! {
             description: "1: run the in-module microbenchmarks (crypto, allowed-IPs) at load, 2: quickly; for make bench",
         },
         handshake_load: u32 {
-            default: 512,
+            default: crate::device::UNDER_LOAD_QUEUE_LEN,
             description: "handshake messages waiting at which a device is under load and demands cookies (1 to 4096; 512 as the C driver); lower it only to test the cookie path",
         },
     },
