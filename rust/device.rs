@@ -8,10 +8,11 @@
 //! is only for writers and dumps.
 
 use crate::abstractions::crypto::{self, KernelCrypto, Secret, KEY_LEN};
+use crate::abstractions::napi::{RxBatchReceiver, RxCells};
 use crate::abstractions::netdev::{GroCells, Net, NetDevHandle, NetDevice, NetRef, Rtnl, TunnelSetup};
 use crate::abstractions::rcu::{self, RcuCell, RcuHashTable};
 use crate::abstractions::rtnl::LinkDriver;
-use crate::abstractions::skb::{DropReason, SkBuff};
+use crate::abstractions::skb::{DropReason, SkBuff, SkbList};
 use crate::abstractions::udp::{EncapReceiver, UdpSocket};
 use crate::abstractions::workqueue::{flags, OwnedQueue};
 use crate::abstractions::timer::{impl_has_timer, Timer, TimerCallback};
@@ -136,6 +137,8 @@ pub(crate) struct Device {
     pub(crate) crypt: CryptPool,
     #[pin]
     pub(crate) gro: GroCells,
+    /// Per-CPU lists that gather each softirq run's data messages.
+    pub(crate) rx_cells: RxCells,
     /// The idle gate's policy and counters.
     #[pin]
     pub(crate) gate: DeviceGate,
@@ -171,6 +174,12 @@ impl TimerCallback for Device {
 impl EncapReceiver for Device {
     fn receive(this: ArcBorrow<'_, Self>, skb: SkBuff) {
         receive::packet(this, skb);
+    }
+}
+
+impl RxBatchReceiver for Device {
+    fn receive_batch(this: &Self, packets: SkbList) {
+        receive::data_batch(this, packets);
     }
 }
 
@@ -355,6 +364,7 @@ impl LinkDriver for Device {
                 wq_crypt: queue("wg-crypt-", &name, flags::CPU_INTENSIVE | flags::MEM_RECLAIM | flags::PERCPU)?,
                 crypt: CryptPool::new(CryptWorker::new)?,
                 gro <- GroCells::new(),
+                rx_cells: RxCells::new(),
                 gate <- DeviceGate::new(),
                 gate_timer <- Timer::new(),
                 gate_work <- new_work!("wgrs_gate_expiry"),
@@ -364,6 +374,7 @@ impl LinkDriver for Device {
         )?;
         device.ratelimiter.lock().init()?;
         device.gro.init(dev)?;
+        device.rx_cells.init(dev, &device)?;
         Ok(device)
     }
 
@@ -432,6 +443,9 @@ impl LinkDriver for Device {
         // held would keep peers, and through them this device, alive.
         this.crypt.purge();
         this.purge_handshake_queue();
+        // No socket feeds the receive cells any more; what they still hold
+        // goes, and no poll runs after this.
+        this.rx_cells.destroy();
         this.gro.destroy();
         // Peers are freed by RCU callbacks; wait for them while the
         // device can still be named in their log lines.

@@ -19,7 +19,7 @@ use crate::proto::cookie::PeerCookie;
 use crate::proto::keypair::Keypairs;
 use crate::proto::noise::{Handshake, StaticIdentity};
 use crate::proto::timers::PeerTimers;
-use crate::queueing::TxQueue;
+use crate::queueing::{RxQueue, TxQueue};
 use crate::timers::TimerState;
 use crate::abstractions::workqueue::cpu;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, Ordering};
@@ -65,6 +65,10 @@ pub(crate) struct Peer {
     /// Packets with nonces, in order, waiting for encryption and sending.
     #[pin]
     pub(crate) tx: SpinLockBh<TxQueue>,
+    /// Received packets in arrival order, being decrypted or waiting for
+    /// the receive stage.
+    #[pin]
+    pub(crate) rx: SpinLockBh<RxQueue>,
     #[pin]
     pub(crate) timers: SpinLockBh<TimerState>,
     #[pin]
@@ -179,6 +183,7 @@ impl Peer {
                 dst_cache <- DstCache::new(),
                 staged <- new_spinlock_bh!(SkbList::new(), "wgrs_peer_staged"),
                 tx <- new_spinlock_bh!(TxQueue::new(), "wgrs_peer_tx"),
+                rx <- new_spinlock_bh!(RxQueue::new(), "wgrs_peer_rx"),
                 timers <- new_spinlock_bh!(TimerState::new(timers), "wgrs_peer_timers"),
                 timer <- Timer::new(),
                 tx_work <- new_work!("wgrs_peer_tx"),
@@ -221,14 +226,17 @@ impl Peer {
         Timer::shutdown(this);
         let dev = &this.device;
         // Twice, as the C driver: the first waits for the crypt workers,
-        // which may queue this peer's serial stage; the second for that.
+        // which may queue this peer's serial transmit stage (and run its
+        // receive stage themselves); the second for that.
         dev.wq_crypt.flush();
         dev.wq_crypt.flush();
         dev.wq_handshake_tx.flush();
         let n = this.staged.lock().purge(DropReason::Shutdown);
         let m = this.tx.lock().purge();
+        let r = this.rx.lock().purge();
         if let Some(netdev) = dev.netdev.get(&rcu::read_lock()) {
             netdev.count_tx_dropped(n.saturating_add(m));
+            netdev.count_rx_dropped(r);
         }
     }
 

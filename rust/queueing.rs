@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The transmit pipeline's queues, and the per-CPU workers (encryption;
-//! received handshake messages).
+//! The pipelines' queues, and the per-CPU workers (encryption and
+//! decryption; received handshake messages).
 //!
 //! Every `send_staged` run hands over the packets that got their nonces
 //! together, with the keypair they go out under, as one [`TxBatch`] in the
@@ -9,7 +9,7 @@
 //! work item per peer, never concurrent with itself) sends the batch at the
 //! head once it is encrypted, so packets leave in order. A batch is either
 //!
-//! - a [`TxJob`] (more than [`INLINE_JOB_MAX`] packets: a GSO super-packet's
+//! - a [`CryptJob`] (more than [`INLINE_JOB_MAX`] packets: a GSO super-packet's
 //!   segments), which also goes to one device-wide [`CryptWorker`], chosen
 //!   round-robin over the online CPUs: encryption of a peer's consecutive
 //!   jobs runs on all CPUs at once; or
@@ -45,35 +45,36 @@ pub(crate) const MAX_STAGED_PACKETS: u32 = 128;
 /// the small-packet rate on two CPUs; performance.rst).
 pub(crate) const INLINE_JOB_MAX: u32 = 2;
 
-/// Packets to send with one keypair, encrypted by a crypt worker and sent
-/// by the peer's serial stage.
+/// Packets of one session that a crypt worker encrypts (to send) or
+/// decrypts (received), handed over and back as one unit: the peer's serial
+/// stage of that direction takes them, in queue order, once it is done.
 ///
 /// # Invariants
 ///
-/// `encrypted` becomes true once, after the crypt worker has put the
-/// encrypted packets back into `packets` (Release); the serial stage takes
-/// them only after seeing it (Acquire).
+/// `done` becomes true once, after the worker has put the packets it kept
+/// back into `packets` (Release); the serial stage takes them only after
+/// seeing it (Acquire).
 #[pin_data]
-pub(crate) struct TxJob {
+pub(crate) struct CryptJob {
     pub(crate) keypair: RcuRc<Keypair>,
     #[pin]
     packets: SpinLockBh<SkbList>,
     count: u32,
-    encrypted: AtomicBool,
+    done: AtomicBool,
 }
 
-impl TxJob {
-    /// A job for `packets` (their nonces taken from `keypair`). Atomic
-    /// context. On `ENOMEM` the packets are freed with the initialiser;
-    /// the caller counts them as dropped.
+impl CryptJob {
+    /// A job for `packets` of `keypair`'s session. Atomic context. On
+    /// `ENOMEM` the packets are freed with the initialiser; the caller
+    /// counts them as dropped.
     pub(crate) fn new(keypair: RcuRc<Keypair>, packets: SkbList) -> Result<Arc<Self>> {
         let count = packets.len();
         Arc::pin_init(
             pin_init!(Self {
                 keypair,
-                packets <- new_spinlock_bh!(packets, "wgrs_tx_job"),
+                packets <- new_spinlock_bh!(packets, "wgrs_crypt_job"),
                 count,
-                encrypted: AtomicBool::new(false),
+                done: AtomicBool::new(false),
             }),
             GFP_ATOMIC,
         )
@@ -84,10 +85,10 @@ impl TxJob {
         self.count
     }
 
-    /// The crypt worker's side: encrypts the packets with `f` (which
-    /// returns the packet back, or drops it and returns `None`), then marks
-    /// the job encrypted.
-    pub(crate) fn encrypt_with(&self, mut f: impl FnMut(crate::abstractions::skb::SkBuff) -> Option<crate::abstractions::skb::SkBuff>) {
+    /// The crypt worker's side: runs `f` over the packets (it returns each
+    /// packet back, or drops it and returns `None`), then marks the job
+    /// done.
+    pub(crate) fn run_with(&self, mut f: impl FnMut(SkBuff) -> Option<SkBuff>) {
         let mut todo = core::mem::replace(&mut *self.packets.lock(), SkbList::new());
         let mut done = SkbList::new();
         while let Some(skb) = todo.pop_front() {
@@ -96,17 +97,26 @@ impl TxJob {
             }
         }
         *self.packets.lock() = done;
-        self.encrypted.store(true, Ordering::Release);
+        self.done.store(true, Ordering::Release);
     }
 
-    fn is_encrypted(&self) -> bool {
-        self.encrypted.load(Ordering::Acquire)
+    fn is_done(&self) -> bool {
+        self.done.load(Ordering::Acquire)
     }
 
-    /// The serial stage's side: the encrypted packets.
+    /// The serial stage's side: the packets the worker kept.
     pub(crate) fn take_packets(&self) -> SkbList {
         core::mem::replace(&mut *self.packets.lock(), SkbList::new())
     }
+}
+
+/// Which way a crypt worker's job goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    /// Encrypt, then the peer's serial transmit stage sends.
+    Tx,
+    /// Decrypt, then the peer's receive stage delivers.
+    Rx,
 }
 
 /// A FIFO over a vector: pushes at the end, pops from `head`, the space is
@@ -174,7 +184,7 @@ impl<T> Fifo<T> {
 /// Packets in a peer's transmit queue: the unit the serial stage sends.
 pub(crate) enum TxBatch {
     /// Encrypted by a crypt worker; ready once it says so.
-    Job(Arc<TxJob>),
+    Job(Arc<CryptJob>),
     /// To be encrypted by the serial stage, with this session.
     Inline { keypair: RcuRc<Keypair>, packets: SkbList },
 }
@@ -189,7 +199,7 @@ impl TxBatch {
 
     fn is_ready(&self) -> bool {
         match self {
-            Self::Job(job) => job.is_encrypted(),
+            Self::Job(job) => job.is_done(),
             Self::Inline { .. } => true,
         }
     }
@@ -219,7 +229,7 @@ impl TxQueue {
 
     /// Appends a crypt worker's job; gives it back if the queue is full or
     /// memory is short (atomic context).
-    pub(crate) fn push(&mut self, job: Arc<TxJob>) -> core::result::Result<(), Arc<TxJob>> {
+    pub(crate) fn push(&mut self, job: Arc<CryptJob>) -> core::result::Result<(), Arc<CryptJob>> {
         match self.push_batch(TxBatch::Job(job)) {
             Ok(()) => Ok(()),
             Err(TxBatch::Job(job)) => Err(job),
@@ -285,11 +295,92 @@ impl TxQueue {
     }
 }
 
+/// A peer's received jobs in arrival order, and who delivers them.
+///
+/// The receive stage (delivering decrypted packets to the stack: replay
+/// window, endpoint, timers, cryptokey routing, GRO) runs in one context
+/// at a time per peer: whoever claims it under this queue's lock (a crypt
+/// worker that finished a job, or the receive softirq for packets it
+/// decrypts itself) delivers every job that is done at the head, and
+/// gives the stage up, under the same lock, when the head is not done.
+/// A worker marks its job done before it takes the lock to claim, so a
+/// finished job is never left behind: either the holder sees it done or
+/// the worker gets the stage.
+pub(crate) struct RxQueue {
+    jobs: Fifo<Arc<CryptJob>>,
+    packets: u32,
+    delivering: bool,
+}
+
+impl RxQueue {
+    pub(crate) const fn new() -> Self {
+        Self { jobs: Fifo::new(), packets: 0, delivering: false }
+    }
+
+    /// Claims the stage if nothing is queued or being delivered: packets
+    /// received now may then be delivered at once, in order.
+    pub(crate) fn claim_idle(&mut self) -> bool {
+        if self.delivering || !self.jobs.is_empty() {
+            return false;
+        }
+        self.delivering = true;
+        true
+    }
+
+    /// Claims the stage unless another context has it (which then delivers
+    /// what is done).
+    pub(crate) fn claim(&mut self) -> bool {
+        if self.delivering {
+            return false;
+        }
+        self.delivering = true;
+        true
+    }
+
+    /// Appends a job; gives it back if the peer has [`MAX_QUEUED_PACKETS`]
+    /// waiting already, or memory is short (atomic context).
+    pub(crate) fn push(&mut self, job: Arc<CryptJob>) -> core::result::Result<(), Arc<CryptJob>> {
+        let n = job.len();
+        if self.packets.saturating_add(n) > MAX_QUEUED_PACKETS {
+            return Err(job);
+        }
+        self.jobs.push(job)?;
+        self.packets = self.packets.saturating_add(n);
+        Ok(())
+    }
+
+    /// For the stage's holder: the head job if it is done; otherwise the
+    /// stage is given up and `None` returned.
+    pub(crate) fn next_ready(&mut self) -> Option<Arc<CryptJob>> {
+        if self.jobs.front().is_some_and(|j| j.is_done()) {
+            if let Some(job) = self.jobs.pop() {
+                self.packets = self.packets.saturating_sub(job.len());
+                return Some(job);
+            }
+        }
+        self.delivering = false;
+        None
+    }
+
+    /// Drops everything (peer removal, when no context can run the stage
+    /// any more); returns the number of packets.
+    pub(crate) fn purge(&mut self) -> u32 {
+        let mut n = 0u32;
+        while let Some(job) = self.jobs.pop() {
+            n = n.saturating_add(job.take_packets().purge(DropReason::Shutdown));
+        }
+        self.jobs.clear();
+        self.packets = 0;
+        self.delivering = false;
+        n
+    }
+}
+
 /// One CPU's encryption queue and the work item that drains it.
 #[pin_data]
 pub(crate) struct CryptWorker {
     #[pin]
-    jobs: SpinLockBh<Fifo<(Arc<Peer>, Arc<TxJob>)>>,
+    jobs: SpinLockBh<Fifo<(Arc<Peer>, Arc<CryptJob>, Direction)>>,
     #[pin]
     work: Work<CryptWorker>,
 }
@@ -301,8 +392,11 @@ impl_has_work! {
 impl WorkItem for CryptWorker {
     type Pointer = Arc<CryptWorker>;
     fn run(this: Arc<CryptWorker>) {
-        while let Some((peer, job)) = this.pop() {
-            crate::send::encrypt_job(&peer, &job);
+        while let Some((peer, job, dir)) = this.pop() {
+            match dir {
+                Direction::Tx => crate::send::encrypt_job(&peer, &job),
+                Direction::Rx => crate::receive::decrypt_job(&peer, &job, true),
+            }
         }
     }
 }
@@ -320,11 +414,16 @@ impl CryptWorker {
 
     /// Queues a job for this worker (atomic context); gives it back if
     /// memory is short. The caller then queues the work item.
-    pub(crate) fn push(&self, peer: Arc<Peer>, job: Arc<TxJob>) -> core::result::Result<(), (Arc<Peer>, Arc<TxJob>)> {
-        self.jobs.lock().push((peer, job))
+    pub(crate) fn push(
+        &self,
+        peer: Arc<Peer>,
+        job: Arc<CryptJob>,
+        dir: Direction,
+    ) -> core::result::Result<(), (Arc<Peer>, Arc<CryptJob>, Direction)> {
+        self.jobs.lock().push((peer, job, dir))
     }
 
-    fn pop(&self) -> Option<(Arc<Peer>, Arc<TxJob>)> {
+    fn pop(&self) -> Option<(Arc<Peer>, Arc<CryptJob>, Direction)> {
         self.jobs.lock().pop()
     }
 
@@ -332,10 +431,29 @@ impl CryptWorker {
     /// that runs the workers is destroyed): the references to peers go.
     pub(crate) fn purge(&self) {
         let mut jobs = core::mem::replace(&mut *self.jobs.lock(), Fifo::new());
-        while let Some((_peer, job)) = jobs.pop() {
+        while let Some((_peer, job, _dir)) = jobs.pop() {
             job.take_packets().purge(DropReason::Shutdown);
         }
     }
+}
+
+/// Hands `job` of `peer` to the next online CPU's crypt worker (the round
+/// robin spreads a peer's consecutive jobs over all CPUs). False if no
+/// worker could take it (memory); the caller then runs it itself, in order
+/// all the same, since the serial stages go by queue position. Atomic
+/// context, inside an RCU read-side section that saw the peer alive.
+pub(crate) fn submit(dev: &Device, peer: &Arc<Peer>, job: &Arc<CryptJob>, dir: Direction) -> bool {
+    let cpu = dev.crypt.next_cpu();
+    let Some(w) = dev.crypt.worker(cpu) else {
+        return false;
+    };
+    if w.push(peer.clone(), job.clone(), dir).is_err() {
+        return false;
+    }
+    // Already queued (or running and about to look again): it will find
+    // this job.
+    let _ = dev.wq_crypt.enqueue_on::<Arc<CryptWorker>, 0>(cpu, w.clone());
+    true
 }
 
 /// One worker per possible CPU and the round-robin cursor that spreads

@@ -1,19 +1,37 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The receive path. Data messages are handled where they arrive (the UDP
-//! socket's softirq): session lookup by index under RCU, in-place
-//! decryption over the skb's scatter-gather list, the replay check, the
-//! endpoint update, then the inner packet's checks and GRO delivery.
-//! Handshake messages go to a bounded queue and a work item, off the fast
-//! path; "under load" (a long queue) they must carry a cookie.
+//! The receive path. Data messages go through four steps:
+//!
+//! 1. the UDP socket's callback (softirq) checks the message's type and
+//!    length and queues it on this CPU's receive cell;
+//! 2. the cell's NAPI poll, once the softirq has delivered everything it
+//!    had, takes the whole run: it finds each message's session by index
+//!    (one RCU read-side section for the run) and groups consecutive
+//!    messages of one session;
+//! 3. a group of more than [`RX_INLINE_MAX`] messages becomes one job for
+//!    the next CPU's crypt worker, so a train of a peer's packets is
+//!    decrypted on another CPU while this one receives the next (one
+//!    allocation, one peer reference and at most one wake-up per train);
+//!    a smaller group is decrypted right there, in place over the skb's
+//!    scatter-gather list;
+//! 4. the peer's receive stage delivers the decrypted packets in arrival
+//!    order ([`RxQueue`](crate::queueing::RxQueue) says who runs it): the
+//!    replay window, the endpoint update, the timers and the handshake
+//!    confirmation once per batch, then per packet the inner packet's
+//!    checks, cryptokey routing, the gate and GRO.
+//!
+//! Handshake messages go to a bounded queue and per-CPU work items, off
+//! the fast path; "under load" (a long queue) they must carry a cookie.
 
 use crate::abstractions::crypto::KernelCrypto;
 use crate::abstractions::netdev::ErrorCounter;
-use crate::abstractions::rcu;
-use crate::abstractions::skb::{DropReason, InnerError, SkBuff};
+use crate::abstractions::rcu::{self, Guard, RcuRc};
+use crate::abstractions::skb::{DropReason, InnerError, SkBuff, SkbList};
+use crate::abstractions::sync::BhDisabled;
 use crate::abstractions::time;
-use crate::abstractions::udp::Endpoint;
+use crate::abstractions::workqueue::cond_resched;
 use crate::device::Device;
+use crate::gate;
 use crate::noise::{self, Keypair};
 use crate::peer::Peer;
 use crate::peerlookup;
@@ -24,13 +42,17 @@ use crate::proto::messages::{
 use crate::proto::noise::consume_initiation_begin;
 use crate::proto::ratelimit::RateKey;
 use crate::proto::util::le32;
-use crate::gate;
+use crate::queueing::{self, CryptJob, Direction};
 use crate::send;
 use crate::socket;
 use crate::timers;
-use crate::abstractions::rcu::RcuRc;
 use core::sync::atomic::Ordering;
 use kernel::sync::{Arc, ArcBorrow};
+
+/// Groups of at most this many data messages are decrypted by the receive
+/// softirq itself: a hand-off costs a wake-up of another CPU, worth it for
+/// a train of packets, not for a ping or a lone ACK.
+pub(crate) const RX_INLINE_MAX: u32 = 2;
 
 /// A UDP packet arrived on one of the device's sockets.
 pub(crate) fn packet(dev: ArcBorrow<'_, Device>, mut skb: SkBuff) {
@@ -55,115 +77,243 @@ pub(crate) fn packet(dev: ArcBorrow<'_, Device>, mut skb: SkBuff) {
             let mut cb = skb.cb();
             cb.ds = ds;
             skb.set_cb(cb);
-            consume_data(&dev, skb);
+            if let Err(skb) = dev.rx_cells.queue(skb) {
+                dev.with_netdev(|d| d.count_rx_dropped(1));
+                skb.drop_with(DropReason::QueueFull);
+            }
         }
         _ => Device::queue_handshake(dev, skb),
     }
 }
 
-/// Counts a received message of `len` bytes for the device and the peer.
-fn rx_stats(peer: &Peer, len: u32) {
-    peer.device.with_netdev(|d| d.count_rx(len));
-    peer.rx_bytes.fetch_add(u64::from(len), Ordering::Relaxed);
-}
-
-fn consume_data(dev: &Device, mut skb: SkBuff) {
-    // Only the header is linear (`pull_message`); the ciphertext and tag
-    // may sit in page fragments (virtio-net delivers full-size frames so),
-    // and `classify_len` already checked the total length.
-    let Ok(hdr) = DataHeader::parse_header(skb.head()) else {
-        skb.drop_with(DropReason::Truncated);
-        return;
-    };
-    let kp = {
-        let g = rcu::read_lock();
-        peerlookup::index_keypair(&dev.index, hdr.receiver, &g)
-    };
-    let Some(kp) = kp else {
-        skb.drop_with(DropReason::Unauthenticated);
-        return;
-    };
-    let peer = &kp.peer;
+/// A receive cell's poll: one softirq run's data messages (any peers, in
+/// arrival order) grouped by session and handed on group by group.
+pub(crate) fn data_batch(dev: &Device, mut packets: SkbList) {
     let now = time::now_ns();
-    if peer.is_dead() || kp.kp.check_receive(hdr.counter, now).is_err() {
-        skb.drop_with(DropReason::NoKey);
-        return;
+    let g = rcu::read_lock();
+    let mut group: Option<(RcuRc<Keypair>, SkbList)> = None;
+    while let Some(mut skb) = packets.pop_front() {
+        // Only the header is linear (`pull_message`); the ciphertext and
+        // tag may sit in page fragments (virtio-net delivers full-size
+        // frames so), and `classify_len` already checked the total length.
+        let Ok(hdr) = DataHeader::parse_header(skb.head()) else {
+            skb.drop_with(DropReason::Truncated);
+            continue;
+        };
+        // Consecutive messages to one index belong to the session the
+        // group holds: an index names one session while that session is in
+        // the table, and a session replaced meanwhile under a reused index
+        // only fails authentication, as it would a moment later.
+        if group.as_ref().is_none_or(|(kp, _)| kp.kp.local_index != hdr.receiver) {
+            if let Some((kp, list)) = group.take() {
+                hand_over(kp, list, &g);
+            }
+            let Some(kp) = peerlookup::index_keypair(&dev.index, hdr.receiver, &g) else {
+                skb.drop_with(DropReason::Unauthenticated);
+                continue;
+            };
+            group = Some((kp, SkbList::new()));
+        }
+        let Some((kp, list)) = group.as_mut() else {
+            skb.drop_with(DropReason::NoKey);
+            continue;
+        };
+        if kp.peer.is_dead() || kp.kp.check_receive(hdr.counter, now).is_err() {
+            skb.drop_with(DropReason::NoKey);
+            continue;
+        }
+        let mut cb = skb.cb();
+        cb.nonce = hdr.counter;
+        skb.set_cb(cb);
+        list.push_back(skb);
     }
-    if !skb.decrypt(hdr.counter, kp.kp.receiving_key()) {
-        skb.drop_with(DropReason::Unauthenticated);
-        return;
+    if let Some((kp, list)) = group {
+        hand_over(kp, list, &g);
     }
-    if !kp.replay.lock().validate(hdr.counter) {
-        skb.drop_with(DropReason::Unauthenticated);
-        return;
-    }
-    let Some(ep) = skb.endpoint() else {
-        skb.drop_with(DropReason::Invalid);
-        return;
-    };
-    skb.reset_for_rx();
-    data_done(peer, &kp, skb, &ep, now);
 }
 
-fn data_done(peer: &Arc<Peer>, kp: &RcuRc<Keypair>, mut skb: SkBuff, ep: &Endpoint, now: u64) {
-    // Roaming: the endpoint follows authenticated packets, before any other
-    // check can drop them.
-    peer.set_endpoint(ep);
+/// One session's group from a receive run: decrypted here if small, by a
+/// crypt worker otherwise; delivered in order either way. Softirq, inside
+/// the RCU section in which the session was found (and its peer alive).
+fn hand_over(kp: RcuRc<Keypair>, mut packets: SkbList, g: &Guard) {
+    let n = packets.len();
+    if n == 0 {
+        return;
+    }
+    let peer = &kp.peer;
+    if n <= RX_INLINE_MAX && peer.rx.lock().claim_idle() {
+        // Nothing of this peer's is in flight: deliver straight away.
+        let mut plain = SkbList::new();
+        while let Some(skb) = packets.pop_front() {
+            if let Some(skb) = decrypt_one(&kp, skb) {
+                plain.push_back(skb);
+            }
+        }
+        deliver(peer, &kp, plain);
+        run_stage(peer, false);
+        return;
+    }
+    let peer = peer.clone();
+    let dropped = |n: u32| {
+        if let Some(d) = peer.device.netdev.get(g) {
+            d.count_rx_dropped(n);
+        }
+    };
+    let Ok(job) = CryptJob::new(kp, packets) else {
+        dropped(n);
+        return;
+    };
+    if let Err(job) = peer.rx.lock().push(job.clone()) {
+        job.take_packets().purge(DropReason::QueueFull);
+        dropped(n);
+        return;
+    }
+    if n <= RX_INLINE_MAX || !queueing::submit(&peer.device, &peer, &job, Direction::Rx) {
+        // Behind packets still in flight (or no worker could take it):
+        // decrypted here, delivered after them.
+        decrypt_job(&peer, &job, false);
+    }
+}
+
+/// Authenticates and decrypts one data message in place (its counter is in
+/// the control block); drops it (`None`) if that fails.
+fn decrypt_one(kp: &Keypair, mut skb: SkBuff) -> Option<SkBuff> {
+    if skb.decrypt(skb.cb().nonce, kp.kp.receiving_key()) {
+        Some(skb)
+    } else {
+        skb.drop_with(DropReason::Unauthenticated);
+        None
+    }
+}
+
+/// A crypt worker's step (or the softirq's, see [`hand_over`]; only a
+/// worker `may_sleep`): decrypt one job, then deliver whatever is done at
+/// the head of the peer's queue unless another context is doing so.
+pub(crate) fn decrypt_job(peer: &Arc<Peer>, job: &CryptJob, may_sleep: bool) {
+    job.run_with(|skb| decrypt_one(&job.keypair, skb));
+    if peer.rx.lock().claim() {
+        run_stage(peer, may_sleep);
+    }
+}
+
+/// The peer's receive stage, claimed by the caller: delivers the done jobs
+/// at the head of its queue, then gives the stage up. `may_sleep`: called
+/// from a worker, which yields between jobs (bottom halves are off only
+/// per job).
+fn run_stage(peer: &Arc<Peer>, may_sleep: bool) {
+    loop {
+        let Some(job) = peer.rx.lock().next_ready() else {
+            break;
+        };
+        {
+            // GRO cells are per CPU and fed with bottom halves off; what
+            // they collect runs (as one GRO batch) when they come back on.
+            let _bh = BhDisabled::new();
+            deliver(peer, &job.keypair, job.take_packets());
+        }
+        if may_sleep {
+            cond_resched();
+        }
+    }
+}
+
+/// Delivers decrypted packets of one session, in order: the replay window,
+/// then, for what passed, the endpoint (the last packet's: roaming follows
+/// authenticated packets, before any other check can drop them), the
+/// session's confirmation, the timers, and per packet the inner checks,
+/// cryptokey routing, the gate and GRO. Bottom halves off.
+fn deliver(peer: &Arc<Peer>, kp: &RcuRc<Keypair>, mut packets: SkbList) {
+    let mut valid = SkbList::new();
+    let mut any_data = false;
+    {
+        let mut replay = kp.replay.lock();
+        while let Some(skb) = packets.pop_front() {
+            if replay.validate(skb.cb().nonce) {
+                any_data |= skb.len() != 0;
+                valid.push_back(skb);
+            } else {
+                skb.drop_with(DropReason::Unauthenticated);
+            }
+        }
+    }
+    if valid.is_empty() {
+        return;
+    }
+    let now = time::now_ns();
+    if let Some(ep) = valid.with_back(|skb| skb.endpoint()).flatten() {
+        peer.set_endpoint(&ep);
+    }
     if noise::received_with(peer, kp) {
         handshake_complete(peer);
         send::send_staged(peer);
     }
     keep_key_fresh(peer);
-    // One pass over the timers (one lock) for everything this packet
-    // tells them; a keepalive is not data.
-    let keepalive = skb.len() == 0;
+    // One pass over the timers (one lock) for everything the batch tells
+    // them; a keepalive is not data.
     timers::update(peer, |t, now| {
         t.any_authenticated_packet_received();
         t.any_authenticated_packet_traversal(now);
-        if !keepalive {
+        if any_data {
             t.data_received(now);
         }
     });
-    if keepalive {
-        rx_stats(peer, DATA_MIN_LEN as u32);
-        skb.consume();
-        return;
-    }
-    let padded = skb.len();
-    let ds = skb.cb().ds;
     let g = rcu::read_lock();
-    let Some(netdev) = peer.device.netdev.get(&g) else {
-        skb.drop_with(DropReason::Shutdown);
-        return;
-    };
-    match skb.finish_inner(netdev, ds) {
-        Ok(()) => {}
-        Err(e) => {
+    let netdev = peer.device.netdev.get(&g);
+    let (mut count, mut bytes) = (0u32, 0u64);
+    while let Some(mut skb) = valid.pop_front() {
+        let padded = skb.len();
+        if padded == 0 {
+            // A keepalive: counted, not delivered.
+            count += 1;
+            bytes += u64::from(DATA_MIN_LEN as u32);
+            skb.consume();
+            continue;
+        }
+        let Some(netdev) = netdev else {
+            skb.drop_with(DropReason::Shutdown);
+            continue;
+        };
+        skb.reset_for_rx();
+        let ds = skb.cb().ds;
+        if let Err(e) = skb.finish_inner(netdev, ds) {
             match e {
                 InnerError::Type => netdev.count_error(ErrorCounter::RxFrame),
                 InnerError::Size => netdev.count_error(ErrorCounter::RxLength),
                 InnerError::NoMem => {}
             }
             skb.drop_with(DropReason::Invalid);
-            return;
+            continue;
         }
+        // Cryptokey routing: the inner source must be one of this peer's.
+        let routed = skb.ip_src().and_then(|src| peer.device.allowed.lookup(&src, &g));
+        if !routed.is_some_and(|p| Arc::ptr_eq(p, peer)) {
+            netdev.count_error(ErrorCounter::RxFrame);
+            skb.drop_with(DropReason::SourceNotAllowed);
+            continue;
+        }
+        // The idle gate: what a locked peer sends reaches only the auth port.
+        if !gate::inbound(peer, netdev, &mut skb, now) {
+            netdev.count_rx_dropped(1);
+            skb.drop_with(DropReason::Gate);
+            continue;
+        }
+        skb.gro_receive(&peer.device.gro);
+        count += 1;
+        bytes += u64::from(padded.saturating_add(DATA_MIN_LEN as u32));
     }
-    // Cryptokey routing: the inner source must be one of this peer's.
-    let routed = skb.ip_src().and_then(|src| peer.device.allowed.lookup(&src, &g));
-    if !routed.is_some_and(|p| Arc::ptr_eq(p, peer)) {
-        netdev.count_error(ErrorCounter::RxFrame);
-        skb.drop_with(DropReason::SourceNotAllowed);
-        return;
+    if count != 0 {
+        if let Some(netdev) = netdev {
+            netdev.count_rx(count, bytes);
+        }
+        peer.rx_bytes.fetch_add(bytes, Ordering::Relaxed);
     }
-    // The idle gate: what a locked peer sends reaches only the auth port.
-    if !gate::inbound(peer, netdev, &mut skb, now) {
-        netdev.count_rx_dropped(1);
-        skb.drop_with(DropReason::Gate);
-        return;
-    }
-    skb.gro_receive(&peer.device.gro);
-    drop(g);
-    rx_stats(peer, padded.saturating_add(DATA_MIN_LEN as u32));
+}
+
+/// Counts a received handshake message of `len` bytes for the device and
+/// the peer.
+fn rx_stats(peer: &Peer, len: u32) {
+    peer.device.with_netdev(|d| d.count_rx(1, u64::from(len)));
+    peer.rx_bytes.fetch_add(u64::from(len), Ordering::Relaxed);
 }
 
 /// The initiator starts a new handshake shortly before its session must be

@@ -20,7 +20,7 @@ use crate::peerlookup;
 use crate::proto::messages::padding_len;
 use crate::proto::noise::tai64n;
 use crate::noise::Keypair;
-use crate::queueing::{CryptWorker, TxBatch, TxJob, INLINE_JOB_MAX, MAX_STAGED_PACKETS};
+use crate::queueing::{self, CryptJob, Direction, TxBatch, INLINE_JOB_MAX, MAX_STAGED_PACKETS};
 use crate::abstractions::rcu::RcuRc;
 use crate::abstractions::sync::BhDisabled;
 use crate::abstractions::workqueue::cond_resched;
@@ -174,7 +174,7 @@ fn queue_job(peer: &Arc<Peer>, keypair: RcuRc<Keypair>, packets: SkbList) {
         let _ = dev.wq_crypt.enqueue_on::<Arc<Peer>, TX_WORK>(peer.serial_cpu(), peer.clone());
         return;
     }
-    let Ok(job) = TxJob::new(keypair, packets) else {
+    let Ok(job) = CryptJob::new(keypair, packets) else {
         dropped(n);
         return;
     };
@@ -183,19 +183,7 @@ fn queue_job(peer: &Arc<Peer>, keypair: RcuRc<Keypair>, packets: SkbList) {
         dropped(n);
         return;
     }
-    let cpu = dev.crypt.next_cpu();
-    let queued = match dev.crypt.worker(cpu) {
-        Some(w) => match w.push(peer.clone(), job.clone()) {
-            Ok(()) => {
-                // Already queued (or running and about to look again):
-                // it will find this job.
-                let _ = dev.wq_crypt.enqueue_on::<Arc<CryptWorker>, 0>(cpu, w.clone());
-                true
-            }
-            Err(_) => false,
-        },
-        None => false,
-    };
+    let queued = queueing::submit(dev, peer, &job, Direction::Tx);
     drop(g);
     if !queued {
         // No worker could take it (memory): encrypt it here, in order all
@@ -206,7 +194,7 @@ fn queue_job(peer: &Arc<Peer>, keypair: RcuRc<Keypair>, packets: SkbList) {
 
 /// A crypt worker's step: encrypt one job in place, then let the peer's
 /// serial stage send whatever is ready at the head of its queue.
-pub(crate) fn encrypt_job(peer: &Arc<Peer>, job: &TxJob) {
+pub(crate) fn encrypt_job(peer: &Arc<Peer>, job: &CryptJob) {
     encrypt_packets(job);
     let _g = rcu::read_lock();
     if !peer.is_dead() {
@@ -216,8 +204,8 @@ pub(crate) fn encrypt_job(peer: &Arc<Peer>, job: &TxJob) {
 
 /// Encrypts a job's packets in place (dropping any that cannot be) and
 /// marks it encrypted.
-fn encrypt_packets(job: &TxJob) {
-    job.encrypt_with(|skb| encrypt_one(&job.keypair, skb));
+fn encrypt_packets(job: &CryptJob) {
+    job.run_with(|skb| encrypt_one(&job.keypair, skb));
 }
 
 /// Encrypts one packet in place with its nonce from the control block;

@@ -16,6 +16,7 @@
 pub(crate) mod crypto;
 pub(crate) mod errno;
 pub(crate) mod genetlink;
+pub(crate) mod napi;
 pub(crate) mod netdev;
 pub(crate) mod rcu;
 pub(crate) mod rtnl;

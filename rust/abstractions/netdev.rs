@@ -103,11 +103,12 @@ impl NetDevice {
         unsafe { sys::wgrs_dev_rx_dropped(self.as_ptr(), n) }
     }
 
-    /// Counts one received packet of `len` bytes. Any context.
-    pub(crate) fn count_rx(&self, len: u32) {
+    /// Counts `packets` received packets of `bytes` bytes together. Any
+    /// context.
+    pub(crate) fn count_rx(&self, packets: u32, bytes: u64) {
         // SAFETY: valid device with per-CPU dstats; the shim disables
         // bottom halves around the per-CPU update.
-        unsafe { sys::wgrs_dev_rx_add(self.as_ptr(), len) }
+        unsafe { sys::wgrs_dev_rx_add(self.as_ptr(), packets, bytes) }
     }
 
     /// Counts an error.

@@ -111,7 +111,7 @@ impl SkBuff {
         NonNull::new(ptr).map(Self)
     }
 
-    fn into_raw(self) -> *mut sys::sk_buff {
+    pub(crate) fn into_raw(self) -> *mut sys::sk_buff {
         let p = self.0.as_ptr();
         core::mem::forget(self);
         p
@@ -389,7 +389,7 @@ impl SkbList {
     ///
     /// `head` is null or the first of a `next`-linked, null-terminated chain
     /// of valid skbs whose ownership passes to the list.
-    unsafe fn from_chain(head: *mut sys::sk_buff) -> Self {
+    pub(crate) unsafe fn from_chain(head: *mut sys::sk_buff) -> Self {
         let mut list = Self::new();
         let mut p = head;
         while !p.is_null() {
@@ -477,6 +477,15 @@ impl SkbList {
         other.head = ptr::null_mut();
         other.tail = ptr::null_mut();
         other.len = 0;
+    }
+
+    /// Runs `f` on the last packet, if any, leaving it in the list.
+    pub(crate) fn with_back<R>(&self, f: impl FnOnce(&SkBuff) -> R) -> Option<R> {
+        let tail = NonNull::new(self.tail)?;
+        // A borrowed view: the list keeps owning the skb, so the view must
+        // never be released.
+        let view = core::mem::ManuallyDrop::new(SkBuff(tail));
+        Some(f(&view))
     }
 
     /// The tunnel metadata of each packet, front to back.

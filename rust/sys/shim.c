@@ -31,6 +31,7 @@
 #include <net/ip6_route.h>
 #include <net/ipv6.h>
 #include <net/dst_metadata.h>
+#include <net/hotdata.h>
 
 /* ---- module parameter ---- */
 
@@ -111,10 +112,16 @@ void wgrs_dev_rx_dropped(struct net_device *dev, unsigned int n)
 	DEV_STATS_ADD(dev, rx_dropped, n);
 }
 
-void wgrs_dev_rx_add(struct net_device *dev, unsigned int len)
+void wgrs_dev_rx_add(struct net_device *dev, unsigned int packets, u64 bytes)
 {
+	struct pcpu_dstats *dstats;
+
 	local_bh_disable();
-	dev_dstats_rx_add(dev, len);
+	dstats = this_cpu_ptr(dev->dstats);
+	u64_stats_update_begin(&dstats->syncp);
+	u64_stats_add(&dstats->rx_packets, packets);
+	u64_stats_add(&dstats->rx_bytes, bytes);
+	u64_stats_update_end(&dstats->syncp);
 	local_bh_enable();
 }
 
@@ -649,6 +656,122 @@ struct sk_buff *wgrs_skb_from_buffer(const void *buf, size_t len)
 }
 
 /* ---- UDP tunnel sockets ---- */
+
+/* ---- Receive cells ----
+ * gro_cells' pattern with our own poll: the socket's receive callback
+ * queues a data message on this CPU's list and schedules the cell's NAPI,
+ * which runs once the softirq has delivered what it had (a veth backlog
+ * or a NIC's poll), so the driver sees that run's messages together and
+ * can hand a peer's train to another CPU as one job. */
+struct wgrs_rx_cell {
+	struct sk_buff_head skbs;
+	struct napi_struct napi;
+	local_lock_t bh_lock;
+	struct wgrs_rx_cells *owner;
+};
+
+struct wgrs_rx_cells {
+	struct wgrs_rx_cell __percpu *cells;
+	wgrs_rx_batch_t batch;
+	void *data;
+	struct rcu_head rcu;
+};
+
+static int wgrs_rx_cell_poll(struct napi_struct *napi, int budget)
+{
+	struct wgrs_rx_cell *cell = container_of(napi, struct wgrs_rx_cell, napi);
+	struct sk_buff *head = NULL, **tail = &head, *skb;
+	int done = 0;
+
+	__local_lock_nested_bh(&cell->bh_lock);
+	while (done < budget && (skb = __skb_dequeue(&cell->skbs))) {
+		skb->next = NULL;
+		*tail = skb;
+		tail = &skb->next;
+		done++;
+	}
+	__local_unlock_nested_bh(&cell->bh_lock);
+	if (head)
+		cell->owner->batch(cell->owner->data, head);
+	if (done < budget)
+		napi_complete_done(napi, done);
+	return done;
+}
+
+struct wgrs_rx_cells *wgrs_rx_cells_create(struct net_device *dev,
+					   wgrs_rx_batch_t batch, void *data)
+{
+	struct wgrs_rx_cells *cells;
+	int i;
+
+	cells = kzalloc_obj(*cells, GFP_KERNEL);
+	if (!cells)
+		return NULL;
+	cells->cells = alloc_percpu(struct wgrs_rx_cell);
+	if (!cells->cells) {
+		kfree(cells);
+		return NULL;
+	}
+	cells->batch = batch;
+	cells->data = data;
+	for_each_possible_cpu(i) {
+		struct wgrs_rx_cell *cell = per_cpu_ptr(cells->cells, i);
+
+		__skb_queue_head_init(&cell->skbs);
+		local_lock_init(&cell->bh_lock);
+		cell->owner = cells;
+		set_bit(NAPI_STATE_NO_BUSY_POLL, &cell->napi.state);
+		netif_napi_add(dev, &cell->napi, wgrs_rx_cell_poll);
+		napi_enable(&cell->napi);
+	}
+	return cells;
+}
+
+/* Bottom halves off (the socket's receive callback). False: this CPU's
+ * list is full (netdev_max_backlog); the caller still owns the skb. */
+bool wgrs_rx_cells_queue(struct wgrs_rx_cells *cells, struct sk_buff *skb)
+{
+	struct wgrs_rx_cell *cell;
+	bool queued = false;
+
+	local_lock_nested_bh(&cells->cells->bh_lock);
+	cell = this_cpu_ptr(cells->cells);
+	if (skb_queue_len(&cell->skbs) <= READ_ONCE(net_hotdata.max_backlog)) {
+		__skb_queue_tail(&cell->skbs, skb);
+		if (skb_queue_len(&cell->skbs) == 1)
+			napi_schedule(&cell->napi);
+		queued = true;
+	}
+	local_unlock_nested_bh(&cells->cells->bh_lock);
+	return queued;
+}
+
+static void wgrs_rx_cells_free(struct rcu_head *rcu)
+{
+	struct wgrs_rx_cells *cells = container_of(rcu, struct wgrs_rx_cells, rcu);
+
+	free_percpu(cells->cells);
+	kfree(cells);
+}
+
+/* Process context, once nothing queues any more (the sockets are gone).
+ * Netpoll may still walk the device's NAPI list under RCU: the memory
+ * goes after a grace period. */
+void wgrs_rx_cells_destroy(struct wgrs_rx_cells *cells)
+{
+	int i;
+
+	if (!cells)
+		return;
+	for_each_possible_cpu(i) {
+		struct wgrs_rx_cell *cell = per_cpu_ptr(cells->cells, i);
+
+		napi_disable(&cell->napi);
+		__netif_napi_del(&cell->napi);
+		__skb_queue_purge_reason(&cell->skbs, SKB_DROP_REASON_DEV_READY);
+	}
+	call_rcu(&cells->rcu, wgrs_rx_cells_free);
+}
 
 int wgrs_socket_create(struct net *net, u16 port, bool v6, wgrs_encap_rcv_t rcv,
 		       void *user_data, struct socket **out)

@@ -68,7 +68,7 @@ bool wgrs_netif_running(const struct net_device *dev);
 struct net *wgrs_dev_net(const struct net_device *dev);
 void wgrs_dev_tx_dropped(struct net_device *dev, unsigned int n);
 void wgrs_dev_rx_dropped(struct net_device *dev, unsigned int n);
-void wgrs_dev_rx_add(struct net_device *dev, unsigned int len);
+void wgrs_dev_rx_add(struct net_device *dev, unsigned int packets, u64 bytes);
 void wgrs_dev_count_error(struct net_device *dev, int which);
 void wgrs_dev_inet_defaults(struct net_device *dev);
 bool wgrs_net_capable_admin(struct net *net);
@@ -116,6 +116,17 @@ void wgrs_skb_reset(struct sk_buff *skb, bool encapsulating);
 int wgrs_skb_finish_inner(struct sk_buff *skb, struct net_device *dev, u8 ds);
 struct sk_buff *wgrs_skb_alloc_keepalive(struct net_device *dev);
 struct sk_buff *wgrs_skb_from_buffer(const void *buf, size_t len);
+
+/* ---- shim.c: receive cells ---- */
+/* Per-CPU lists and NAPI instances that gather the data messages one
+ * softirq run receives; each poll hands what it took to `batch` as a
+ * null-terminated chain (skb->next), which the callee then owns. */
+struct wgrs_rx_cells;
+typedef void (*wgrs_rx_batch_t)(void *data, struct sk_buff *chain);
+struct wgrs_rx_cells *wgrs_rx_cells_create(struct net_device *dev,
+					   wgrs_rx_batch_t batch, void *data);
+bool wgrs_rx_cells_queue(struct wgrs_rx_cells *cells, struct sk_buff *skb);
+void wgrs_rx_cells_destroy(struct wgrs_rx_cells *cells);
 
 /* ---- shim.c: UDP tunnel sockets ---- */
 typedef int (*wgrs_encap_rcv_t)(struct sock *sk, struct sk_buff *skb);
