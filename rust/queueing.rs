@@ -295,7 +295,35 @@ impl TxQueue {
     }
 }
 
+/// What a [`StageQueue`] holds: a unit of packets that becomes ready once.
+pub(crate) trait StageJob {
+    /// Packets in it (for the queue's bound).
+    fn len(&self) -> u32;
+    /// Whether it may be delivered.
+    fn is_done(&self) -> bool;
+    /// Frees its packets; returns how many there were.
+    fn purge(self) -> u32;
+}
+
+impl StageJob for Arc<CryptJob> {
+    fn len(&self) -> u32 {
+        CryptJob::len(self)
+    }
+
+    fn is_done(&self) -> bool {
+        CryptJob::is_done(self)
+    }
+
+    fn purge(self) -> u32 {
+        self.take_packets().purge(DropReason::Shutdown)
+    }
+}
+
 /// A peer's received jobs in arrival order, and who delivers them.
+pub(crate) type RxQueue = StageQueue<Arc<CryptJob>>;
+
+/// Jobs in arrival order, and whether a context holds the serial stage
+/// that delivers them.
 ///
 /// The receive stage (delivering decrypted packets to the stack: replay
 /// window, endpoint, timers, cryptokey routing, GRO) runs in one context
@@ -306,13 +334,13 @@ impl TxQueue {
 /// A worker marks its job done before it takes the lock to claim, so a
 /// finished job is never left behind: either the holder sees it done or
 /// the worker gets the stage.
-pub(crate) struct RxQueue {
-    jobs: Fifo<Arc<CryptJob>>,
+pub(crate) struct StageQueue<J: StageJob> {
+    jobs: Fifo<J>,
     packets: u32,
     delivering: bool,
 }
 
-impl RxQueue {
+impl<J: StageJob> StageQueue<J> {
     pub(crate) const fn new() -> Self {
         Self { jobs: Fifo::new(), packets: 0, delivering: false }
     }
@@ -339,7 +367,7 @@ impl RxQueue {
 
     /// Appends a job; gives it back if the peer has [`MAX_QUEUED_PACKETS`]
     /// waiting already, or memory is short (atomic context).
-    pub(crate) fn push(&mut self, job: Arc<CryptJob>) -> core::result::Result<(), Arc<CryptJob>> {
+    pub(crate) fn push(&mut self, job: J) -> core::result::Result<(), J> {
         let n = job.len();
         if self.packets.saturating_add(n) > MAX_QUEUED_PACKETS {
             return Err(job);
@@ -351,7 +379,7 @@ impl RxQueue {
 
     /// For the stage's holder: the head job if it is done; otherwise the
     /// stage is given up and `None` returned.
-    pub(crate) fn next_ready(&mut self) -> Option<Arc<CryptJob>> {
+    pub(crate) fn next_ready(&mut self) -> Option<J> {
         if self.jobs.front().is_some_and(|j| j.is_done()) {
             if let Some(job) = self.jobs.pop() {
                 self.packets = self.packets.saturating_sub(job.len());
@@ -367,7 +395,7 @@ impl RxQueue {
     pub(crate) fn purge(&mut self) -> u32 {
         let mut n = 0u32;
         while let Some(job) = self.jobs.pop() {
-            n = n.saturating_add(job.take_packets().purge(DropReason::Shutdown));
+            n = n.saturating_add(job.purge());
         }
         self.jobs.clear();
         self.packets = 0;
@@ -598,5 +626,197 @@ impl CpuPool<HandshakeWorker> {
     /// See [`HandshakeWorker::purge`]; the total freed.
     pub(crate) fn purge(&self) -> u32 {
         self.workers.iter().map(|w| w.purge()).sum()
+    }
+}
+
+#[kunit_tests(wgrs_stage_queue)]
+mod tests {
+    use super::{StageJob, StageQueue, MAX_QUEUED_PACKETS};
+    use crate::abstractions::sync::{new_spinlock_bh, SpinLockBh};
+    use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    use kernel::prelude::*;
+    use kernel::sync::Arc;
+    use kernel::time::{delay::fsleep, Delta};
+
+    struct TestJob {
+        seq: u32,
+        len: u32,
+        done: AtomicBool,
+    }
+
+    impl StageJob for Arc<TestJob> {
+        fn len(&self) -> u32 {
+            self.len
+        }
+
+        fn is_done(&self) -> bool {
+            self.done.load(Ordering::Acquire)
+        }
+
+        fn purge(self) -> u32 {
+            self.len
+        }
+    }
+
+    fn job(seq: u32, len: u32) -> Option<Arc<TestJob>> {
+        Arc::new(TestJob { seq, len, done: AtomicBool::new(false) }, GFP_KERNEL).ok()
+    }
+
+    #[test]
+    fn delivers_in_order_and_gives_up_at_a_pending_head() {
+        let mut q = StageQueue::<Arc<TestJob>>::new();
+        let (Some(a), Some(b)) = (job(1, 1), job(2, 1)) else {
+            assert!(false);
+            return;
+        };
+        assert!(q.push(a.clone()).is_ok());
+        assert!(q.push(b.clone()).is_ok());
+        // Jobs queued: no delivery straight away.
+        assert!(!q.claim_idle());
+        // The second finishes first: its worker claims, but the head is
+        // not done, so the stage is given up again with nothing delivered.
+        b.done.store(true, Ordering::Release);
+        assert!(q.claim());
+        assert!(q.next_ready().is_none());
+        // The first finishes: its worker gets the stage and delivers both.
+        a.done.store(true, Ordering::Release);
+        assert!(q.claim());
+        assert!(!q.claim());
+        assert_eq!(q.next_ready().map(|j| j.seq), Some(1));
+        assert_eq!(q.next_ready().map(|j| j.seq), Some(2));
+        assert!(q.next_ready().is_none());
+        // Idle again: packets may be delivered at once.
+        assert!(q.claim_idle());
+        assert!(!q.claim_idle());
+        assert!(!q.claim());
+        assert!(q.next_ready().is_none());
+    }
+
+    #[test]
+    fn bounded_and_purged() {
+        let mut q = StageQueue::<Arc<TestJob>>::new();
+        let (Some(a), Some(b), Some(c)) = (job(1, MAX_QUEUED_PACKETS - 1), job(2, 2), job(3, 1)) else {
+            assert!(false);
+            return;
+        };
+        assert!(q.push(a).is_ok());
+        // Over the bound: refused and handed back.
+        assert_eq!(q.push(b).err().map(|j| j.seq), Some(2));
+        assert!(q.push(c).is_ok());
+        assert!(q.claim());
+        assert_eq!(q.purge(), MAX_QUEUED_PACKETS);
+        // Purging also ends the stage.
+        assert!(q.claim_idle());
+    }
+
+    const JOBS: u32 = 3000;
+
+    #[pin_data]
+    struct Shared {
+        #[pin]
+        q: SpinLockBh<StageQueue<Arc<TestJob>>>,
+        #[pin]
+        todo: SpinLockBh<KVec<Arc<TestJob>>>,
+        next: AtomicU32,
+        holders: AtomicU32,
+        bad: AtomicU32,
+        finished: AtomicU32,
+    }
+
+    /// A crypt worker's part: finish jobs in whatever order they come off
+    /// the shared list, and deliver as the receive path does.
+    fn worker(s: Arc<Shared>) {
+        loop {
+            let Some(j) = s.todo.lock().pop() else {
+                break;
+            };
+            j.done.store(true, Ordering::Release);
+            if !s.q.lock().claim() {
+                continue;
+            }
+            while let Some(d) = s.q.lock().next_ready() {
+                // One holder at a time, arrival order, only finished jobs.
+                if s.holders.fetch_add(1, Ordering::AcqRel) != 0 {
+                    s.bad.fetch_add(1, Ordering::Relaxed);
+                }
+                if s.next.load(Ordering::Relaxed) != d.seq || !d.done.load(Ordering::Acquire) {
+                    s.bad.fetch_add(1, Ordering::Relaxed);
+                }
+                s.next.store(d.seq + 1, Ordering::Relaxed);
+                s.holders.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+        s.finished.fetch_add(1, Ordering::Release);
+    }
+
+    #[test]
+    fn racing_workers_deliver_everything_in_order() {
+        // Empty jobs (the bound counts packets), in order; the workers
+        // take them from the end of a list shuffled by blocks, so later
+        // jobs often finish first and the two workers interleave.
+        let (Ok(mut todo), Ok(mut in_order)) = (
+            KVec::<Arc<TestJob>>::with_capacity(JOBS as usize, GFP_KERNEL),
+            KVec::<Arc<TestJob>>::with_capacity(JOBS as usize, GFP_KERNEL),
+        ) else {
+            assert!(false);
+            return;
+        };
+        for seq in 0..JOBS {
+            let Some(j) = job(seq, 0) else { continue };
+            if todo.push(j.clone(), GFP_KERNEL).is_err() || in_order.push(j, GFP_KERNEL).is_err() {
+                break;
+            }
+        }
+        assert_eq!(todo.len(), JOBS as usize);
+        assert_eq!(in_order.len(), JOBS as usize);
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for i in (1..todo.len()).rev() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let k = i.saturating_sub((x % 8) as usize);
+            todo.swap(i, k);
+        }
+        let shared = Arc::pin_init(
+            try_pin_init!(Shared {
+                q <- new_spinlock_bh!(StageQueue::new(), "wgrs_test_stage"),
+                todo <- new_spinlock_bh!(todo, "wgrs_test_todo"),
+                next: AtomicU32::new(0),
+                holders: AtomicU32::new(0),
+                bad: AtomicU32::new(0),
+                finished: AtomicU32::new(0),
+            }? Error),
+            GFP_KERNEL,
+        );
+        let Ok(s) = shared else {
+            assert!(false);
+            return;
+        };
+        let mut pushed = 0u32;
+        for j in in_order.iter() {
+            if s.q.lock().push(j.clone()).is_ok() {
+                pushed += 1;
+            }
+        }
+        assert_eq!(pushed, JOBS);
+        let mut spawned = 0u32;
+        for _ in 0..2 {
+            let s2 = s.clone();
+            if kernel::workqueue::system_unbound().try_spawn(GFP_KERNEL, move || worker(s2)).is_ok() {
+                spawned += 1;
+            }
+        }
+        assert_eq!(spawned, 2);
+        for _ in 0..1000 {
+            if s.finished.load(Ordering::Acquire) == 2 {
+                break;
+            }
+            fsleep(Delta::from_millis(10));
+        }
+        assert_eq!(s.finished.load(Ordering::Acquire), 2);
+        assert_eq!(s.bad.load(Ordering::Relaxed), 0);
+        assert_eq!(s.next.load(Ordering::Relaxed), JOBS);
+        // Everything delivered and the stage given up.
+        assert!(s.q.lock().claim_idle());
     }
 }

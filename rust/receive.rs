@@ -8,12 +8,12 @@
 //!    had, takes the whole run: it finds each message's session by index
 //!    (one RCU read-side section for the run) and groups consecutive
 //!    messages of one session;
-//! 3. a group of more than [`RX_INLINE_MAX`] messages becomes one job for
-//!    the next CPU's crypt worker, so a train of a peer's packets is
-//!    decrypted on another CPU while this one receives the next (one
-//!    allocation, one peer reference and at most one wake-up per train);
-//!    a smaller group is decrypted right there, in place over the skb's
-//!    scatter-gather list;
+//! 3. each group is decrypted right there, in place over the skb's
+//!    scatter-gather list, or, when the `rx_handoff` module parameter asks
+//!    for it and the group is long enough, becomes one job for the next
+//!    CPU's crypt worker (one allocation, one peer reference and at most
+//!    one wake-up per train), so a train of a peer's packets is decrypted
+//!    on another CPU while this one receives the next;
 //! 4. the peer's receive stage delivers the decrypted packets in arrival
 //!    order ([`RxQueue`](crate::queueing::RxQueue) says who runs it): the
 //!    replay window, the endpoint update, the timers and the handshake
@@ -49,10 +49,21 @@ use crate::timers;
 use core::sync::atomic::Ordering;
 use kernel::sync::{Arc, ArcBorrow};
 
-/// Groups of at most this many data messages are decrypted by the receive
-/// softirq itself: a hand-off costs a wake-up of another CPU, worth it for
-/// a train of packets, not for a ping or a lone ACK.
-pub(crate) const RX_INLINE_MAX: u32 = 2;
+/// The most packets a receive cell's poll hands over at once (its NAPI
+/// budget), so the largest group.
+pub(crate) const RX_BATCH_MAX: u32 = 64;
+
+/// The smallest group handed to a crypt worker; 0: none is (the default).
+/// From the `rx_handoff` module parameter (0 or 2..=[`RX_BATCH_MAX`],
+/// checked at load). Handing over costs a wake-up of another CPU; on the
+/// two CPUs `make bench` runs on it made TCP slower than decrypting where
+/// the packets arrive (performance.rst).
+fn handoff_min() -> u32 {
+    match *crate::module_parameters::rx_handoff.value() {
+        0 => u32::MAX,
+        n => n,
+    }
+}
 
 /// A UDP packet arrived on one of the device's sockets.
 pub(crate) fn packet(dev: ArcBorrow<'_, Device>, mut skb: SkBuff) {
@@ -132,8 +143,9 @@ pub(crate) fn data_batch(dev: &Device, mut packets: SkbList) {
     }
 }
 
-/// One session's group from a receive run: decrypted here if small, by a
-/// crypt worker otherwise; delivered in order either way. Softirq, inside
+/// One session's group from a receive run: decrypted here, or by a crypt
+/// worker when it is at least `rx_handoff` long; delivered in order either
+/// way. Softirq, inside
 /// the RCU section in which the session was found (and its peer alive).
 fn hand_over(kp: RcuRc<Keypair>, mut packets: SkbList, g: &Guard) {
     let n = packets.len();
@@ -141,7 +153,8 @@ fn hand_over(kp: RcuRc<Keypair>, mut packets: SkbList, g: &Guard) {
         return;
     }
     let peer = &kp.peer;
-    if n <= RX_INLINE_MAX && peer.rx.lock().claim_idle() {
+    let inline = n < handoff_min();
+    if inline && peer.rx.lock().claim_idle() {
         // Nothing of this peer's is in flight: deliver straight away.
         let mut plain = SkbList::new();
         while let Some(skb) = packets.pop_front() {
@@ -168,7 +181,7 @@ fn hand_over(kp: RcuRc<Keypair>, mut packets: SkbList, g: &Guard) {
         dropped(n);
         return;
     }
-    if n <= RX_INLINE_MAX || !queueing::submit(&peer.device, &peer, &job, Direction::Rx) {
+    if inline || !queueing::submit(&peer.device, &peer, &job, Direction::Rx) {
         // Behind packets still in flight (or no worker could take it):
         // decrypted here, delivered after them.
         decrypt_job(&peer, &job, false);
@@ -264,8 +277,8 @@ fn deliver(peer: &Arc<Peer>, kp: &RcuRc<Keypair>, mut packets: SkbList) {
         let padded = skb.len();
         if padded == 0 {
             // A keepalive: counted, not delivered.
-            count += 1;
-            bytes += u64::from(DATA_MIN_LEN as u32);
+            count = count.wrapping_add(1);
+            bytes = bytes.wrapping_add(u64::from(DATA_MIN_LEN as u32));
             skb.consume();
             continue;
         }
@@ -298,8 +311,8 @@ fn deliver(peer: &Arc<Peer>, kp: &RcuRc<Keypair>, mut packets: SkbList) {
             continue;
         }
         skb.gro_receive(&peer.device.gro);
-        count += 1;
-        bytes += u64::from(padded.saturating_add(DATA_MIN_LEN as u32));
+        count = count.wrapping_add(1);
+        bytes = bytes.wrapping_add(u64::from(padded.saturating_add(DATA_MIN_LEN as u32)));
     }
     if count != 0 {
         if let Some(netdev) = netdev {

@@ -60,6 +60,10 @@ module! {
             default: crate::device::UNDER_LOAD_QUEUE_LEN,
             description: "handshake messages waiting at which a device is under load and demands cookies (1 to 4096; 512 as the C driver); lower it only to test the cookie path",
         },
+        rx_handoff: u32 {
+            default: 0,
+            description: "0 (default): received packets are decrypted on the CPU they arrive on; N (2 to 64): a train of at least N packets of one session goes to another CPU's crypt worker (see Documentation/performance.rst)",
+        },
     },
 }
 
@@ -95,6 +99,18 @@ impl kernel::Module for Wgrs {
                 load,
                 device::UNDER_LOAD_QUEUE_LEN
             );
+        }
+        let handoff = *module_parameters::rx_handoff.value();
+        if handoff == 1 || handoff > receive::RX_BATCH_MAX {
+            pr_err!(
+                "rx_handoff={} refused: 0 (off) or 2..={} (packets in a train)\n",
+                handoff,
+                receive::RX_BATCH_MAX
+            );
+            return Err(EINVAL);
+        }
+        if handoff != 0 {
+            pr_info!("rx_handoff={}: received trains of {} or more packets go to crypt workers\n", handoff, handoff);
         }
         match *module_parameters::bench.value() {
             1 => bench::run(false),

@@ -31,7 +31,7 @@ mkdir -p "$out"
 # and the two boots end close together; programs not named here follow in
 # TEST_PROGS order.
 longest_first=(upstream_netns.sh gate.sh interop.sh agent.sh cdriver_compare.sh
-	bench_smoke.sh netlink.sh kunit.sh wgquick.sh netns_devices.sh module.sh
+	bench_smoke.sh rx_handoff.sh netlink.sh kunit.sh wgquick.sh netns_devices.sh module.sh
 	unload_live.sh)
 queued=() has_finisher= pair=
 for p in "${longest_first[@]}"; do

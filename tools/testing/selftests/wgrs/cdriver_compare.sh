@@ -12,7 +12,9 @@ set -u
 cd "$(dirname "$0")" && . ./lib.sh && . ./tunnel_lib.sh
 require_root
 
-# WGRS_CMP_CASES="order rxorder" runs only those (when chasing one).
+# WGRS_CMP_CASES="order rxorder" runs only those (when chasing one);
+# WGRS_CMP_PARAMS="name=value ..." loads wgrs.ko with those module
+# parameters (rx_handoff.sh).
 read -ra cases <<<"${WGRS_CMP_CASES:-empty config change setconf errors link live garbage order rxorder}"
 ktap_header $((${#cases[@]} + 2))
 
@@ -242,7 +244,12 @@ expect_rxorder='^at least 1000 datagrams, 0 out of order$'
 run_all() { # MODULE: every case, transcripts in $tmp/MODULE/
 	local m=$1 c
 	mkdir -p $tmp/$m
-	load_only $m || return 1
+	if [ "$m" = "$WGRS_MODULE" ]; then
+		# shellcheck disable=SC2086 # one word per parameter
+		load_only $m ${WGRS_CMP_PARAMS:-} || return 1
+	else
+		load_only $m || return 1
+	fi
 	for c in "${cases[@]}"; do
 		ip netns add $nsA || return 1
 		"case_$c" >$tmp/$m/$c 2>&1
