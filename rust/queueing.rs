@@ -23,6 +23,11 @@
 //! segments cross CPUs as one job, with one reference on each side.
 //! Bounded like the C driver's per-peer queue: past the limit new packets
 //! are refused.
+//!
+//! On receive, a peer's [`RxQueue`] keeps the groups of received packets
+//! in arrival order, as [`CryptJob`]s decrypted by the receive softirq or
+//! (module parameter `rx_handoff`) by the same crypt workers; its
+//! [`StageQueue`] says which context delivers them (see `receive.rs`).
 
 use crate::abstractions::rcu::RcuRc;
 use crate::abstractions::skb::{DropReason, SkBuff, SkbList};
