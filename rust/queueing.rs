@@ -184,6 +184,17 @@ impl<T> Fifo<T> {
         self.items.clear();
         self.head = 0;
     }
+
+    /// Empties the FIFO front to back through `purge`, which frees an
+    /// item's packets and says how many; returns the total.
+    fn purge_with(&mut self, mut purge: impl FnMut(T) -> u32) -> u32 {
+        let mut n = 0u32;
+        while let Some(item) = self.pop() {
+            n = n.saturating_add(purge(item));
+        }
+        self.clear();
+        n
+    }
 }
 
 /// Packets in a peer's transmit queue: the unit the serial stage sends.
@@ -290,13 +301,8 @@ impl TxQueue {
 
     /// Drops everything; returns the number of packets.
     pub(crate) fn purge(&mut self) -> u32 {
-        let mut n = 0u32;
-        while let Some(batch) = self.batches.pop() {
-            n = n.saturating_add(batch.purge());
-        }
-        self.batches.clear();
         self.packets = 0;
-        n
+        self.batches.purge_with(TxBatch::purge)
     }
 }
 
@@ -398,14 +404,9 @@ impl<J: StageJob> StageQueue<J> {
     /// Drops everything (peer removal, when no context can run the stage
     /// any more); returns the number of packets.
     pub(crate) fn purge(&mut self) -> u32 {
-        let mut n = 0u32;
-        while let Some(job) = self.jobs.pop() {
-            n = n.saturating_add(job.purge());
-        }
-        self.jobs.clear();
         self.packets = 0;
         self.delivering = false;
-        n
+        self.jobs.purge_with(J::purge)
     }
 }
 
