@@ -11,10 +11,12 @@
 //!
 //! - a [`CryptJob`] (more than [`INLINE_JOB_MAX`] packets: a GSO super-packet's
 //!   segments), which also goes to one device-wide [`CryptWorker`], chosen
-//!   round-robin over the online CPUs: encryption of a peer's consecutive
-//!   jobs runs on all CPUs at once; or
-//! - inline packets, which the serial stage encrypts itself. Inline packets
-//!   queued behind other inline packets of the same session join them, so
+//!   round-robin over the online CPUs other than the peer's serial CPU:
+//!   encryption of a peer's consecutive jobs runs on those CPUs at once,
+//!   and the CPU that sends is left to send; or
+//! - inline packets, which their sender encrypted before queueing them
+//!   (cheaper than a hand-off for so few, and off the serial CPU). Inline
+//!   packets queued behind other inline packets of the same session join them, so
 //!   a flood of small packets costs no allocation and no reference per
 //!   packet, and the serial stage takes whatever piled up in one go.
 //!
@@ -45,8 +47,8 @@ use kernel::workqueue::{impl_has_work, new_work, Work, WorkItem};
 pub(crate) const MAX_QUEUED_PACKETS: u32 = 1024;
 /// Packets waiting for a handshake per peer at most (MAX_STAGED_PACKETS).
 pub(crate) const MAX_STAGED_PACKETS: u32 = 128;
-/// Batches of at most this many packets are encrypted by the peer's serial
-/// stage itself (measured: a crypt worker hand-off per small packet halves
+/// Batches of at most this many packets are encrypted by their sender
+/// (`send_staged`) (measured: a crypt worker hand-off per small packet halves
 /// the small-packet rate on two CPUs; performance.rst).
 pub(crate) const INLINE_JOB_MAX: u32 = 2;
 
@@ -201,7 +203,7 @@ impl<T> Fifo<T> {
 pub(crate) enum TxBatch {
     /// Encrypted by a crypt worker; ready once it says so.
     Job(Arc<CryptJob>),
-    /// To be encrypted by the serial stage, with this session.
+    /// Encrypted by their sender under this session; ready at once.
     Inline { keypair: RcuRc<Keypair>, packets: SkbList },
 }
 
@@ -254,7 +256,7 @@ impl TxQueue {
         }
     }
 
-    /// Appends packets for the serial stage to encrypt: to the last batch if
+    /// Appends encrypted packets: to the last batch if
     /// that is inline with the same session, else as a batch of their own.
     /// Gives them back if the queue is full or memory is short (atomic
     /// context).
@@ -471,13 +473,24 @@ impl CryptWorker {
     }
 }
 
-/// Hands `job` of `peer` to the next online CPU's crypt worker (the round
-/// robin spreads a peer's consecutive jobs over all CPUs). False if no
-/// worker could take it (memory); the caller then runs it itself, in order
-/// all the same, since the serial stages go by queue position. Atomic
-/// context, inside an RCU read-side section that saw the peer alive.
+/// Hands `job` of `peer` to a crypt worker: the next online CPU's in the
+/// round robin that spreads a peer's consecutive jobs. Encryption passes
+/// over the peer's serial CPU (unless it is the only one online): that CPU
+/// sends every packet of the peer (and, when the receiver is local, as
+/// with a veth pair, runs the receiving bottom half too), so encryption
+/// queued there waits behind the sends while the other CPUs sit idle
+/// (measured: one of two vCPUs about 65 % idle during a TCP transfer,
+/// performance.rst).
+///
+/// False if no worker could take it (memory); the caller then runs it
+/// itself, in order all the same, since the serial stages go by queue
+/// position. Atomic context, inside an RCU read-side section that saw the
+/// peer alive.
 pub(crate) fn submit(dev: &Device, peer: &Arc<Peer>, job: &Arc<CryptJob>, dir: Direction) -> bool {
-    let cpu = dev.crypt.next_cpu();
+    let cpu = match dir {
+        Direction::Tx => dev.crypt.next_cpu_except(peer.serial_cpu()),
+        Direction::Rx => dev.crypt.next_cpu(),
+    };
     let Some(w) = dev.crypt.worker(cpu) else {
         return false;
     };
@@ -519,6 +532,16 @@ impl<T> CpuPool<T> {
         let cpu = cpu::next_online(self.last.load(Ordering::Relaxed));
         self.last.store(cpu, Ordering::Relaxed);
         cpu
+    }
+
+    /// As [`Self::next_cpu`], passing over `busy` unless it is the only
+    /// CPU online.
+    pub(crate) fn next_cpu_except(&self, busy: i32) -> i32 {
+        let cpu = self.next_cpu();
+        if cpu != busy {
+            return cpu;
+        }
+        self.next_cpu()
     }
 
     pub(crate) fn worker(&self, cpu: i32) -> Option<&Arc<T>> {
@@ -824,5 +847,51 @@ mod tests {
         assert_eq!(s.next.load(Ordering::Relaxed), JOBS);
         // Everything delivered and the stage given up.
         assert!(s.q.lock().claim_idle());
+    }
+
+    /// The crypt workers' round robin with a CPU passed over: it never
+    /// picks that CPU while another is online, and still reaches every
+    /// other online CPU.
+    #[test]
+    fn round_robin_passes_over_the_busy_cpu() {
+        use super::{cpu, CpuPool};
+        let Ok(pool) = CpuPool::<()>::new(|| Ok(Arc::new((), GFP_KERNEL)?)) else {
+            assert!(false);
+            return;
+        };
+        // The online CPUs, in the order the round robin visits them.
+        let mut online = [false; 64];
+        let mut n = 0usize;
+        let first = cpu::next_online(-1);
+        let mut c = first;
+        loop {
+            if let Some(slot) = usize::try_from(c).ok().and_then(|i| online.get_mut(i)) {
+                *slot = true;
+            }
+            n += 1;
+            c = cpu::next_online(c);
+            if c == first || n > 4096 {
+                break;
+            }
+        }
+        for busy in [first, cpu::next_online(first)] {
+            let mut seen = [false; 64];
+            for _ in 0..(2 * n + 2) {
+                let got = pool.next_cpu_except(busy);
+                if n > 1 {
+                    assert_ne!(got, busy);
+                } else {
+                    assert_eq!(got, busy);
+                }
+                if let Some(slot) = usize::try_from(got).ok().and_then(|i| seen.get_mut(i)) {
+                    *slot = true;
+                }
+            }
+            // Every online CPU but the busy one was picked (up to 64).
+            for (i, (&on, &picked)) in online.iter().zip(seen.iter()).enumerate() {
+                let want = on && (n == 1 || i32::try_from(i).ok() != Some(busy));
+                assert_eq!(picked, want);
+            }
+        }
     }
 }

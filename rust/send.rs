@@ -146,10 +146,11 @@ pub(crate) fn send_staged(peer: &Arc<Peer>) {
     queue_handshake_initiation(peer, false);
 }
 
-/// Hands packets that have their nonces to the pipeline: a few go to the
-/// peer's serial queue for the serial stage to encrypt; more become a job
-/// that goes to the serial queue (order) and to the next CPU's crypt worker
-/// (parallel encryption). Any context.
+/// Hands packets that have their nonces to the pipeline: a few are
+/// encrypted here, by the sender, and go to the peer's serial queue ready
+/// to send; more become a job that goes to the serial queue (order) and to
+/// a crypt worker on another CPU than the serial stage's (parallel
+/// encryption). Any context.
 fn queue_job(peer: &Arc<Peer>, keypair: RcuRc<Keypair>, packets: SkbList) {
     let n = packets.len();
     let g = rcu::read_lock();
@@ -164,13 +165,31 @@ fn queue_job(peer: &Arc<Peer>, keypair: RcuRc<Keypair>, packets: SkbList) {
         return;
     }
     if n <= INLINE_JOB_MAX {
-        let pushed = peer.tx.lock().push_inline(keypair, packets);
+        // Encrypting one or two packets costs less than handing them to
+        // another CPU, and done here it keeps them off the serial CPU,
+        // which sends every packet of the peer (performance.rst).
+        let mut sealed = SkbList::new();
+        let mut packets = packets;
+        while let Some(skb) = packets.pop_front() {
+            if let Some(skb) = encrypt_one(&keypair, skb) {
+                sealed.push_back(skb);
+            }
+        }
+        let n_sealed = sealed.len();
+        if n_sealed != n {
+            dropped(n - n_sealed);
+        }
+        if sealed.is_empty() {
+            return;
+        }
+        let n = n_sealed;
+        let pushed = peer.tx.lock().push_inline(keypair, sealed);
         if let Err(mut packets) = pushed {
             packets.purge(DropReason::QueueFull);
             dropped(n);
             return;
         }
-        // The serial stage encrypts them (not dead: checked in this section).
+        // The serial stage sends them (not dead: checked in this section).
         let _ = dev.wq_crypt.enqueue_on::<Arc<Peer>, TX_WORK>(peer.serial_cpu(), peer.clone());
         return;
     }
@@ -229,9 +248,9 @@ fn encrypt_one(keypair: &Keypair, mut skb: SkBuff) -> Option<SkBuff> {
 const TX_SLICE: u32 = 64;
 
 /// The peer's serial transmit stage (work item, on the peer's serial CPU):
-/// send the batches at the head of its queue, in order, encrypting inline
-/// ones first; stop at the first job a crypt worker still has (its worker
-/// queues this stage again when done).
+/// send the batches at the head of its queue, in order; stop at the first
+/// job a crypt worker still has (its worker queues this stage again when
+/// done).
 pub(crate) fn tx_worker(peer: &Arc<Peer>) {
     loop {
         let Some(batch) = peer.tx.lock().pop_ready() else {
@@ -239,18 +258,15 @@ pub(crate) fn tx_worker(peer: &Arc<Peer>) {
         };
         match batch {
             TxBatch::Job(job) => send_batch(peer, job.take_packets()),
-            TxBatch::Inline { keypair, mut packets } => {
-                // In slices: the first packets leave while the rest of a
-                // burst is still to be encrypted.
+            TxBatch::Inline { mut packets, .. } => {
+                // Many senders' packets may have piled up: in slices.
                 while !packets.is_empty() {
                     let mut slice = SkbList::new();
                     while slice.len() < TX_SLICE {
                         let Some(skb) = packets.pop_front() else {
                             break;
                         };
-                        if let Some(skb) = encrypt_one(&keypair, skb) {
-                            slice.push_back(skb);
-                        }
+                        slice.push_back(skb);
                     }
                     send_batch(peer, slice);
                 }

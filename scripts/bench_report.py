@@ -121,7 +121,9 @@ def main():
             continue
         mc, mw = median(c), (median(w) if w else None)
         ratio = "%.2f" % (mw / mc) if mw is not None and mc else "-"
-        rows.append([fig, units[fig], fmt(mc), fmt(mw), ratio, spread(c, mc),
+        # Busy CPUs (of two) need their second decimal.
+        f = (lambda x: "-" if x is None else "%.2f" % x) if units[fig] == "CPUs" else fmt
+        rows.append([fig, units[fig], f(mc), f(mw), ratio, spread(c, mc),
                      spread(w, mw) if w else "-"])
     out += table(rows, head)
 

@@ -7,8 +7,10 @@
 #   # BENCH <figure> <driver> <round> <value> <unit>
 #
 # which scripts/bench.sh turns into medians and ratios. Figures: iperf3 TCP
-# with 1 and 4 streams in both directions (Mbit/s), UDP packets per second
-# received with 64-byte payloads, ping round-trip time p50 and p99 (us),
+# with 1 and 4 streams in both directions (Mbit/s) and the CPUs each kept
+# busy (tcp*_cpus: all CPU time but idle and iowait, /proc/stat, as a number
+# of CPUs; not a throughput figure, the explanation of one), UDP packets per second
+# received with 64-byte payloads (and its udp64_pps_cpus), ping round-trip time p50 and p99 (us),
 # handshakes completed per second under an initiation flood (one too light
 # to bring the responder under load, and two that do, by an attacker that
 # ignores cookies and by one that answers them) and a legitimate peer's
@@ -63,7 +65,8 @@ while [ $# -gt 0 ]; do
 	esac
 done
 drivers=(wireguard "$WGRS_MODULE")
-figures=(tcp1_ab tcp1_ba tcp4_ab tcp4_ba udp64_pps rtt_p50 rtt_p99)
+figures=(tcp1_ab tcp1_ab_cpus tcp1_ba tcp1_ba_cpus tcp4_ab tcp4_ab_cpus tcp4_ba tcp4_ba_cpus
+	udp64_pps udp64_pps_cpus rtt_p50 rtt_p99)
 [ -n "$insn" ] && figures+=(insn_per_mb insn_per_kpkt)
 gate_figures=(tcp1_ab_gate udp64_pps_gate)
 [ -n "$insn" ] && gate_figures+=(insn_per_mb_gate insn_per_kpkt_gate)
@@ -127,16 +130,33 @@ bench() {
 	rm -f $tmp/last.json
 }
 
-# iperf3 from A to B's server; "ba" runs it reversed (B sends).
+# Busy and total CPU time so far, in ticks, all CPUs.
+cpu_ticks() {
+	local _cpu u n s i w q sq st _rest
+	read -r _cpu u n s i w q sq st _rest </proc/stat
+	echo "$((u + n + s + q + sq + st)) $((u + n + s + i + w + q + sq + st))"
+}
+
+# BUSY TOTAL (tick deltas): the CPUs kept busy, two decimals.
+busy_cpus() {
+	awk -v b="$1" -v t="$2" -v n="$(nproc)" 'BEGIN { if (t > 0 && b > 0) printf "%.2f\n", n * b / t }'
+}
+
+# iperf3 from A to B's server; "ba" runs it reversed (B sends). The CPUs it
+# kept busy (a number of CPUs, two decimals) go to $tmp/cpus.
 # A run that moved no byte at all (seen on the loaded debug kernel with 4
 # streams, through either driver: iperf3 reports 0 bytes, no error) is tried
 # again, twice as long each time (at most three tries), and says so.
 tcp() { # STREAMS ab|ba
-	local rev= v try t
+	local rev= v try t b0 t0 b1 t1
 	[ "$2" = ba ] && rev=-R
+	rm -f $tmp/cpus
 	for try in 1 2 3; do
 		t=$((secs << (try - 1)))
+		read -r b0 t0 < <(cpu_ticks)
 		A iperf3 -c 10.77.0.2 -t $t -P "$1" $rev -J >$tmp/last.json 2>/dev/null
+		read -r b1 t1 < <(cpu_ticks)
+		busy_cpus $((b1 - b0)) $((t1 - t0)) >$tmp/cpus
 		v=$(jq -r '.end.sum_received.bits_per_second / 1e6 | . * 1000 | floor / 1000' $tmp/last.json 2>/dev/null)
 		[[ $v =~ ^[0-9.]+$ ]] && [ "$v" != 0 ] && break
 		[ $try -lt 3 ] && echo "# tcp $1 $2: no bytes in $t s ('$v'), once more" >&2
@@ -145,9 +165,14 @@ tcp() { # STREAMS ab|ba
 	echo "$v"
 }
 # Datagrams of 64 bytes, as fast as iperf3 can send them: what B received,
-# per second.
+# per second; the CPUs kept busy to $tmp/cpus.
 udp_pps() {
+	local b0 t0 b1 t1
+	rm -f $tmp/cpus
+	read -r b0 t0 < <(cpu_ticks)
 	A iperf3 -c 10.77.0.2 -u -l 64 -b 0 -t "$secs" -J >$tmp/last.json 2>/dev/null
+	read -r b1 t1 < <(cpu_ticks)
+	busy_cpus $((b1 - b0)) $((t1 - t0)) >$tmp/cpus
 	jq -r '.end.sum | (.packets - .lost_packets) / .seconds | floor' $tmp/last.json 2>/dev/null
 }
 # Round-trip times of $pings pings, 10 ms apart, sorted, in microseconds.
@@ -304,10 +329,15 @@ for ((r = 1; r <= rounds; r++)); do
 		fi
 		ktap_ok "$d round $r: tunnel up, first ping through"
 		bench tcp1_ab "$d" $r "$(tcp 1 ab)" Mbit/s
+		bench tcp1_ab_cpus "$d" $r "$(cat $tmp/cpus)" CPUs
 		bench tcp1_ba "$d" $r "$(tcp 1 ba)" Mbit/s
+		bench tcp1_ba_cpus "$d" $r "$(cat $tmp/cpus)" CPUs
 		bench tcp4_ab "$d" $r "$(tcp 4 ab)" Mbit/s
+		bench tcp4_ab_cpus "$d" $r "$(cat $tmp/cpus)" CPUs
 		bench tcp4_ba "$d" $r "$(tcp 4 ba)" Mbit/s
+		bench tcp4_ba_cpus "$d" $r "$(cat $tmp/cpus)" CPUs
 		bench udp64_pps "$d" $r "$(udp_pps)" pkt/s
+		bench udp64_pps_cpus "$d" $r "$(cat $tmp/cpus)" CPUs
 		rtts >$tmp/rtt
 		bench rtt_p50 "$d" $r "$(pct 50 <$tmp/rtt)" us
 		bench rtt_p99 "$d" $r "$(pct 99 <$tmp/rtt)" us
