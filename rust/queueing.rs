@@ -96,14 +96,8 @@ impl CryptJob {
     /// packet back, or drops it and returns `None`), then marks the job
     /// done.
     pub(crate) fn run_with(&self, mut f: impl FnMut(SkBuff) -> Option<SkBuff>) {
-        let mut todo = core::mem::replace(&mut *self.packets.lock(), SkbList::new());
-        let mut done = SkbList::new();
-        while let Some(skb) = todo.pop_front() {
-            if let Some(skb) = f(skb) {
-                done.push_back(skb);
-            }
-        }
-        *self.packets.lock() = done;
+        let todo = core::mem::replace(&mut *self.packets.lock(), SkbList::new());
+        *self.packets.lock() = todo.filter_map(&mut f);
         self.done.store(true, Ordering::Release);
     }
 

@@ -147,7 +147,7 @@ pub(crate) fn data_batch(dev: &Device, mut packets: SkbList) {
 /// worker when it is at least `rx_handoff` long; delivered in order either
 /// way. Softirq, inside
 /// the RCU section in which the session was found (and its peer alive).
-fn hand_over(kp: RcuRc<Keypair>, mut packets: SkbList, g: &Guard) {
+fn hand_over(kp: RcuRc<Keypair>, packets: SkbList, g: &Guard) {
     let n = packets.len();
     if n == 0 {
         return;
@@ -156,12 +156,7 @@ fn hand_over(kp: RcuRc<Keypair>, mut packets: SkbList, g: &Guard) {
     let inline = n < handoff_min();
     if inline && peer.rx.lock().claim_idle() {
         // Nothing of this peer's is in flight: deliver straight away.
-        let mut plain = SkbList::new();
-        while let Some(skb) = packets.pop_front() {
-            if let Some(skb) = decrypt_one(&kp, skb) {
-                plain.push_back(skb);
-            }
-        }
+        let plain = packets.filter_map(|skb| decrypt_one(&kp, skb));
         deliver(peer, &kp, plain);
         run_stage(peer, false);
         return;

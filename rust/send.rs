@@ -168,25 +168,18 @@ fn queue_job(peer: &Arc<Peer>, keypair: RcuRc<Keypair>, packets: SkbList) {
         // Encrypting one or two packets costs less than handing them to
         // another CPU, and done here it keeps them off the serial CPU,
         // which sends every packet of the peer (performance.rst).
-        let mut sealed = SkbList::new();
-        let mut packets = packets;
-        while let Some(skb) = packets.pop_front() {
-            if let Some(skb) = encrypt_one(&keypair, skb) {
-                sealed.push_back(skb);
-            }
-        }
+        let sealed = packets.filter_map(|skb| encrypt_one(&keypair, skb));
         let n_sealed = sealed.len();
         if n_sealed != n {
             dropped(n - n_sealed);
         }
-        if sealed.is_empty() {
+        if n_sealed == 0 {
             return;
         }
-        let n = n_sealed;
         let pushed = peer.tx.lock().push_inline(keypair, sealed);
         if let Err(mut packets) = pushed {
             packets.purge(DropReason::QueueFull);
-            dropped(n);
+            dropped(n_sealed);
             return;
         }
         // The serial stage sends them (not dead: checked in this section).

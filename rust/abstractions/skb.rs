@@ -443,6 +443,18 @@ impl SkbList {
         unsafe { SkBuff::from_raw(p) }
     }
 
+    /// Passes every packet through `f`, in order, and keeps what it gives
+    /// back (a packet `f` keeps it has dropped or handed on).
+    pub(crate) fn filter_map(mut self, mut f: impl FnMut(SkBuff) -> Option<SkBuff>) -> SkbList {
+        let mut kept = SkbList::new();
+        while let Some(skb) = self.pop_front() {
+            if let Some(skb) = f(skb) {
+                kept.push_back(skb);
+            }
+        }
+        kept
+    }
+
     /// Moves all of `other`'s packets to the end of this list.
     pub(crate) fn append(&mut self, other: &mut SkbList) {
         if other.head.is_null() {

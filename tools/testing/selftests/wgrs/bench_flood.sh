@@ -113,13 +113,6 @@ flood_unset() {
 	A wg set wg0 peer "$kB" endpoint 192.168.77.2:51878 allowed-ips 10.77.0.2/32
 }
 
-# Kernel and total CPU time so far, in ticks, all CPUs.
-flood_cpu() {
-	local _cpu u n s i w q sq st _rest
-	read -r _cpu u n s i w q sq st _rest </proc/stat
-	echo "$((s + q + sq)) $((u + n + s + i + w + q + sq + st))"
-}
-
 # The legitimate peer through the flood: a new handshake and a ping, in ms
 # (ping's time), within WAIT seconds; nothing if it did not get through.
 flood_legit() { # WAIT
@@ -150,7 +143,7 @@ flood_one() {
 	while ! grep -q ' flooding ' $tmp/flood.err 2>/dev/null && kill -0 $pid 2>/dev/null; do
 		sleep 0.1
 	done
-	read -r k0 t0 < <(flood_cpu)
+	read -r k0 _ t0 < <(cpu_ticks)
 	if kill -0 $pid 2>/dev/null; then
 		sleep 1
 		legit=$(flood_legit $((secs - 2)))
@@ -161,7 +154,7 @@ flood_one() {
 	fi
 	wait $pid
 	rc=$?
-	read -r k1 t1 < <(flood_cpu)
+	read -r k1 _ t1 < <(cpu_ticks)
 	[ $rc = 0 ] && read -r tag l1 sent l2 creps l3 resp l4 fsecs l5 hps <$tmp/flood.out
 	if [ "$tag $l1 $l2 $l3 $l4 $l5" = "hsflood sent cookie_replies responses seconds hs_per_s" ]; then
 		sent_ps=$(awk -v n="$sent" -v s="$fsecs" 'BEGIN { if (s > 0 && n > 0) printf "%.1f", n / s }')
