@@ -54,6 +54,7 @@ kernel_ok=1 module_ok=1 user_ok=1
 step "kernel (cached after the first run)" "$S/build-kernel.sh" >/dev/null || kernel_ok=
 step "VM root (cached after the first run)" "$S/make-rootfs.sh" >/dev/null || kernel_ok=
 step "gate family code matches its YNL spec" "$S/gen-netlink.sh" --check || true
+step "documentation parses (reStructuredText)" "$S/check-docs.sh" || true
 if [ -n "$kernel_ok" ]; then
 	step "wgrs.ko" "$S/build-module.sh" >/dev/null || module_ok=
 else

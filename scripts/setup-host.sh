@@ -9,6 +9,7 @@ HOST_PKGS=(
 	flex bison bc libelf-dev libssl-dev cpio kmod dwarves
 	mmdebstrap                                # the VM's root file system
 	python3-yaml python3-jsonschema          # the kernel's YNL generator (gen-netlink.sh)
+	python3-docutils                          # the documentation check (check-docs.sh)
 	libglib2.0-dev pkg-config libc6-dev      # make bench's QEMU plugin and guest marker (build-plugin.sh)
 )
 QEMU_PKGS=(qemu-system-x86)
