@@ -121,8 +121,10 @@ def main():
             continue
         mc, mw = median(c), (median(w) if w else None)
         ratio = "%.2f" % (mw / mc) if mw is not None and mc else "-"
-        # Busy CPUs (of two) need their second decimal.
-        f = (lambda x: "-" if x is None else "%.2f" % x) if units[fig] == "CPUs" else fmt
+        # Busy CPUs (of two) and the rare TCP events per MB need their
+        # second decimal.
+        two = units[fig] in ("CPUs", "ofo/MB", "retx/MB")
+        f = (lambda x: "-" if x is None else "%.2f" % x) if two else fmt
         rows.append([fig, units[fig], f(mc), f(mw), ratio, spread(c, mc),
                      spread(w, mw) if w else "-"])
     out += table(rows, head)

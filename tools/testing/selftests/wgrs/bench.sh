@@ -9,7 +9,10 @@
 # which scripts/bench.sh turns into medians and ratios. Figures: iperf3 TCP
 # with 1 and 4 streams in both directions (Mbit/s) and the CPUs each kept
 # busy (tcp*_cpus: all CPU time but idle and iowait, /proc/stat, as a number
-# of CPUs; not a throughput figure, the explanation of one), UDP packets per second
+# of CPUs; not a throughput figure, the explanation of one), how often the
+# receiving TCP queued a segment out of order and the sending TCP sent one
+# again (tcp*_ofo, tcp*_retx, per MB received; nstat in each namespace: the
+# order in which the tunnel delivers), UDP packets per second
 # received with 64-byte payloads (and its udp64_pps_cpus), ping round-trip time p50 and p99 (us),
 # handshakes completed per second under an initiation flood (one too light
 # to bring the responder under load, and two that do, by an attacker that
@@ -65,7 +68,8 @@ while [ $# -gt 0 ]; do
 	esac
 done
 drivers=(wireguard "$WGRS_MODULE")
-figures=(tcp1_ab tcp1_ab_cpus tcp1_ba tcp1_ba_cpus tcp4_ab tcp4_ab_cpus tcp4_ba tcp4_ba_cpus
+figures=(tcp1_ab tcp1_ab_cpus tcp1_ab_ofo tcp1_ab_retx tcp1_ba tcp1_ba_cpus tcp1_ba_ofo tcp1_ba_retx
+	tcp4_ab tcp4_ab_cpus tcp4_ab_ofo tcp4_ab_retx tcp4_ba tcp4_ba_cpus tcp4_ba_ofo tcp4_ba_retx
 	udp64_pps udp64_pps_cpus rtt_p50 rtt_p99)
 [ -n "$insn" ] && figures+=(insn_per_mb insn_per_kpkt)
 gate_figures=(tcp1_ab_gate udp64_pps_gate)
@@ -143,21 +147,44 @@ busy_cpus() {
 	awk -v b="$1" -v t="$2" -v n="$(nproc)" 'BEGIN { if (t > 0 && b > 0) printf "%.2f\n", n * b / t }'
 }
 
+# TCP's counters of segments queued out of order and sent again, in the
+# namespace of the caller's function (A or B): "OFO RETX".
+tcp_counts() { # A|B
+	"$1" nstat -asz TcpExtTCPOFOQueue TcpRetransSegs |
+		awk '$1 == "TcpExtTCPOFOQueue" { o = $2 } $1 == "TcpRetransSegs" { r = $2 }
+		     END { if (o != "" && r != "") print o, r }'
+}
+# EVENTS BYTES: events per MB, two decimals (nothing if BYTES is not positive).
+per_mb() {
+	awk -v e="$1" -v b="$2" 'BEGIN { if (e != "" && b > 0) printf "%.2f\n", e * 1000000 / b }'
+}
+
 # iperf3 from A to B's server; "ba" runs it reversed (B sends). The CPUs it
-# kept busy (a number of CPUs, two decimals) go to $tmp/cpus.
+# kept busy (a number of CPUs, two decimals) go to $tmp/cpus; per MB that
+# arrived, the segments the receiver queued out of order to $tmp/ofo and
+# those the sender sent again to $tmp/retx.
 # A run that moved no byte at all (seen on the loaded debug kernel with 4
 # streams, through either driver: iperf3 reports 0 bytes, no error) is tried
 # again, twice as long each time (at most three tries), and says so.
 tcp() { # STREAMS ab|ba
-	local rev= v try t b0 t0 b1 t1
-	[ "$2" = ba ] && rev=-R
-	rm -f $tmp/cpus
+	local rev= v try t b0 t0 b1 t1 tx=A rx=B o0 r0 o1 r1 bytes
+	[ "$2" = ba ] && rev=-R tx=B rx=A
+	rm -f $tmp/cpus $tmp/ofo $tmp/retx
 	for try in 1 2 3; do
 		t=$((secs << (try - 1)))
+		read -r o0 _ < <(tcp_counts $rx)
+		read -r _ r0 < <(tcp_counts $tx)
 		read -r _ b0 t0 < <(cpu_ticks)
 		A iperf3 -c 10.77.0.2 -t $t -P "$1" $rev -J >$tmp/last.json 2>/dev/null
 		read -r _ b1 t1 < <(cpu_ticks)
+		read -r o1 _ < <(tcp_counts $rx)
+		read -r _ r1 < <(tcp_counts $tx)
 		busy_cpus $((b1 - b0)) $((t1 - t0)) >$tmp/cpus
+		bytes=$(jq -r '.end.sum_received.bytes // 0 | floor' $tmp/last.json 2>/dev/null)
+		if [ -n "${o0:-}" ] && [ -n "${o1:-}" ] && [ -n "${r0:-}" ] && [ -n "${r1:-}" ]; then
+			per_mb $((o1 - o0)) "${bytes:-0}" >$tmp/ofo
+			per_mb $((r1 - r0)) "${bytes:-0}" >$tmp/retx
+		fi
 		v=$(jq -r '.end.sum_received.bits_per_second / 1e6 | . * 1000 | floor / 1000' $tmp/last.json 2>/dev/null)
 		[[ $v =~ ^[0-9.]+$ ]] && [ "$v" != 0 ] && break
 		[ $try -lt 3 ] && echo "# tcp $1 $2: no bytes in $t s ('$v'), once more" >&2
@@ -331,12 +358,20 @@ for ((r = 1; r <= rounds; r++)); do
 		ktap_ok "$d round $r: tunnel up, first ping through"
 		bench tcp1_ab "$d" $r "$(tcp 1 ab)" Mbit/s
 		bench tcp1_ab_cpus "$d" $r "$(cat $tmp/cpus)" CPUs
+		bench tcp1_ab_ofo "$d" $r "$(cat $tmp/ofo 2>/dev/null)" ofo/MB
+		bench tcp1_ab_retx "$d" $r "$(cat $tmp/retx 2>/dev/null)" retx/MB
 		bench tcp1_ba "$d" $r "$(tcp 1 ba)" Mbit/s
 		bench tcp1_ba_cpus "$d" $r "$(cat $tmp/cpus)" CPUs
+		bench tcp1_ba_ofo "$d" $r "$(cat $tmp/ofo 2>/dev/null)" ofo/MB
+		bench tcp1_ba_retx "$d" $r "$(cat $tmp/retx 2>/dev/null)" retx/MB
 		bench tcp4_ab "$d" $r "$(tcp 4 ab)" Mbit/s
 		bench tcp4_ab_cpus "$d" $r "$(cat $tmp/cpus)" CPUs
+		bench tcp4_ab_ofo "$d" $r "$(cat $tmp/ofo 2>/dev/null)" ofo/MB
+		bench tcp4_ab_retx "$d" $r "$(cat $tmp/retx 2>/dev/null)" retx/MB
 		bench tcp4_ba "$d" $r "$(tcp 4 ba)" Mbit/s
 		bench tcp4_ba_cpus "$d" $r "$(cat $tmp/cpus)" CPUs
+		bench tcp4_ba_ofo "$d" $r "$(cat $tmp/ofo 2>/dev/null)" ofo/MB
+		bench tcp4_ba_retx "$d" $r "$(cat $tmp/retx 2>/dev/null)" retx/MB
 		bench udp64_pps "$d" $r "$(udp_pps)" pkt/s
 		bench udp64_pps_cpus "$d" $r "$(cat $tmp/cpus)" CPUs
 		rtts >$tmp/rtt
