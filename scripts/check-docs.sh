@@ -25,9 +25,8 @@ import docutils.core
 import docutils.utils
 
 bad = 0
-for path in sys.argv[1:]:
-    name = path
-    with open(path, encoding="utf-8") as f:
+for name in sys.argv[1:]:
+    with open(name, encoding="utf-8") as f:
         text = f.read()
     messages = io.StringIO()
     docutils.core.publish_doctree(
